@@ -1,0 +1,279 @@
+package caddyotp
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `otp` app: it holds the secret, the store, the sender, the templates, the
+// prices and the budget, and offers the one service (send a code, verify a code) that the
+// otp_api and otp_gate handlers put on the web.
+type App struct {
+	// The key for code hashes and session tokens: at least 32 bytes. Required with a shared
+	// store (all instances must use the same). With the memory store and none set, a random
+	// one is made at start, so codes and sessions end with the process. Takes {env.*}
+	// placeholders; never logged. Default: random, memory store only.
+	Secret string `json:"secret,omitempty"`
+
+	// Where codes, counters, the budget and the ledger live: a module in the otp.stores
+	// namespace. Default: `memory`
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=otp.stores inline_key=store"`
+
+	// How SMS leave: a module in the otp.senders namespace (`sns`, or `log` for
+	// development). Required.
+	SenderRaw json.RawMessage `json:"sender,omitempty" caddy:"namespace=otp.senders inline_key=sender"`
+
+	// The templates by name. A template named `default` always exists; it is used where no
+	// template is named. Default: `default` with the defaults of a template.
+	Templates map[string]*Template `json:"templates,omitempty"`
+
+	// Estimated USD per SMS part by ISO country code, with `default` for the rest; used for
+	// the ledger, the budget and the spend metric. Default: `default` 0.05
+	Prices map[string]float64 `json:"prices,omitempty"`
+
+	// Hard caps on spend, checked and reserved before every send. Default: none
+	Budget *Budget `json:"budget,omitempty"`
+
+	// The most time one send may take at the provider, both attempts together, 1s to 30s.
+	// Default: 10s
+	SendTimeout caddy.Duration `json:"send_timeout,omitempty"`
+
+	// When a run of failed verifications locks a mobile. Default: see Lockout
+	Lockout *Lockout `json:"lockout,omitempty"`
+
+	secret    []byte
+	store     Store
+	sender    Sender
+	templates map[string]*Template
+	policy    LockPolicy
+	metrics   *metrics
+	logger    *zap.Logger
+}
+
+// Budget caps spend in USD per UTC day and month. A cap of 0 is no cap.
+type Budget struct {
+	// USD per UTC day. Default: 0 (no cap)
+	Daily float64 `json:"daily,omitempty"`
+	// USD per UTC calendar month. Default: 0 (no cap)
+	Monthly float64 `json:"monthly,omitempty"`
+}
+
+// Lockout says when a mobile is locked after wrong codes (SECURITY.md, "Guessing").
+type Lockout struct {
+	// Every After-th wrong code in a run locks the mobile, 3 to 100. Default: 20
+	After int `json:"after,omitempty"`
+	// The first lock of a run, 1m to 24h; each further lock in the run doubles. Default: 15m
+	Base caddy.Duration `json:"base,omitempty"`
+	// The longest lock, up to 7 days. Default: 24h
+	Max caddy.Duration `json:"max,omitempty"`
+	// A run is forgotten this long after its last wrong code, 1h to 14 days, and longer
+	// than max (a run must outlive its longest lock, or locks would stop growing).
+	// Default: 48h
+	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "otp",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets up the app. It touches no network.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	if a.StoreRaw == nil {
+		a.StoreRaw = json.RawMessage(`{"store":"memory"}`)
+	}
+	mod, err := ctx.LoadModule(a, "StoreRaw")
+	if err != nil {
+		return fmt.Errorf("loading store: %w", err)
+	}
+	a.store = mod.(Store)
+
+	if a.SenderRaw == nil {
+		return errors.New("no sender configured: add `sender sns { … }` (or `sender log` for development) to the otp global option")
+	}
+	mod, err = ctx.LoadModule(a, "SenderRaw")
+	if err != nil {
+		return fmt.Errorf("loading sender: %w", err)
+	}
+	a.sender = mod.(Sender)
+
+	a.Secret = repl.ReplaceKnown(a.Secret, "")
+	a.secret = []byte(a.Secret)
+	if len(a.secret) == 0 {
+		if _, memory := a.store.(*MemoryStore); !memory {
+			return errors.New("secret is required with a shared store: set `secret` to at least 32 bytes, the same on every instance")
+		}
+		a.secret = make([]byte, 32)
+		if _, err := rand.Read(a.secret); err != nil {
+			return fmt.Errorf("making a secret: %w", err)
+		}
+		a.logger.Info("no secret set: using a random one; codes and sessions end when Caddy stops")
+	}
+
+	a.templates = make(map[string]*Template, len(a.Templates)+1)
+	for name, t := range a.Templates {
+		if t == nil {
+			t = new(Template)
+		}
+		a.templates[name] = t
+	}
+	if a.templates[DefaultTemplate] == nil {
+		a.templates[DefaultTemplate] = new(Template)
+	}
+	for name, t := range a.templates {
+		t.provision(name, repl)
+	}
+
+	if a.Prices == nil {
+		a.Prices = map[string]float64{"default": 0.05}
+	}
+	if _, ok := a.Prices["default"]; !ok {
+		a.Prices["default"] = 0.05
+	}
+	if a.SendTimeout == 0 {
+		a.SendTimeout = caddy.Duration(10 * time.Second)
+	}
+	lo := Lockout{After: 20, Base: caddy.Duration(15 * time.Minute), Max: caddy.Duration(24 * time.Hour), Window: caddy.Duration(48 * time.Hour)}
+	if a.Lockout != nil {
+		if a.Lockout.After != 0 {
+			lo.After = a.Lockout.After
+		}
+		if a.Lockout.Base != 0 {
+			lo.Base = a.Lockout.Base
+		}
+		if a.Lockout.Max != 0 {
+			lo.Max = a.Lockout.Max
+		}
+		if a.Lockout.Window != 0 {
+			lo.Window = a.Lockout.Window
+		}
+	}
+	a.Lockout = &lo
+	a.policy = LockPolicy{After: lo.After, Base: time.Duration(lo.Base), Max: time.Duration(lo.Max), Window: time.Duration(lo.Window)}
+
+	m, err := newMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	a.metrics = m
+	return nil
+}
+
+// Validate checks the provisioned config; every message names the setting.
+func (a *App) Validate() error {
+	if len(a.secret) < 32 {
+		return fmt.Errorf("secret is %d bytes; at least 32 are needed", len(a.secret))
+	}
+	names := make([]string, 0, len(a.templates))
+	for name := range a.templates {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	keys := make(map[string]string)
+	for _, name := range names {
+		t := a.templates[name]
+		if !templateNamePattern.MatchString(name) {
+			return fmt.Errorf("template %q: the name must be letters, digits, '-' and '_', at most 64", name)
+		}
+		if err := t.validate(); err != nil {
+			return fmt.Errorf("template %s: %w", name, err)
+		}
+		if t.Key != "" {
+			if other, dup := keys[t.Key]; dup {
+				return fmt.Errorf("template %s: key is the same as template %s's; each key selects one template", name, other)
+			}
+			keys[t.Key] = name
+		}
+	}
+	for country, price := range a.Prices {
+		if country != "default" && !knownRegion(strings.ToUpper(country)) {
+			return fmt.Errorf("prices: %q is not an ISO 3166-1 alpha-2 code with a phone plan", country)
+		}
+		if price < 0 || price > 10 || math.IsNaN(price) {
+			return fmt.Errorf("prices: %s %v is outside 0..10 USD", country, price)
+		}
+	}
+	if b := a.Budget; b != nil {
+		if b.Daily < 0 || b.Monthly < 0 || math.IsNaN(b.Daily) || math.IsNaN(b.Monthly) {
+			return errors.New("budget: daily and monthly must not be negative")
+		}
+		if b.Daily > 1e6 || b.Monthly > 1e7 {
+			return errors.New("budget: daily is at most 1,000,000 USD and monthly at most 10,000,000 USD")
+		}
+	}
+	if st := time.Duration(a.SendTimeout); st < time.Second || st > 30*time.Second {
+		return fmt.Errorf("send_timeout %s is outside 1s..30s", st)
+	}
+	lo := a.Lockout
+	if lo.After < 3 || lo.After > 100 {
+		return fmt.Errorf("lockout after %d is outside 3..100", lo.After)
+	}
+	if b := time.Duration(lo.Base); b < time.Minute || b > 24*time.Hour {
+		return fmt.Errorf("lockout base %s is outside 1m..24h", b)
+	}
+	if m := time.Duration(lo.Max); m < time.Duration(lo.Base) || m > 7*24*time.Hour {
+		return fmt.Errorf("lockout max %s is outside base..168h", m)
+	}
+	if w := time.Duration(lo.Window); w < time.Hour || w > 14*24*time.Hour || w <= time.Duration(lo.Max) {
+		return fmt.Errorf("lockout window %s is outside 1h..336h or not longer than max %s", w, time.Duration(lo.Max))
+	}
+	return nil
+}
+
+// Start starts the app.
+func (a *App) Start() error { return nil }
+
+// Stop stops the app.
+func (a *App) Stop() error { return nil }
+
+// template returns the template by name, or nil.
+func (a *App) template(name string) *Template {
+	if name == "" {
+		name = DefaultTemplate
+	}
+	return a.templates[name]
+}
+
+// priceUSD is the estimated price of one SMS part to region.
+func (a *App) priceUSD(region string) float64 {
+	if p, ok := a.Prices[region]; ok {
+		return p
+	}
+	return a.Prices["default"]
+}
+
+// budgetCaps converts the budget to the store's micro-USD.
+func (a *App) budgetCaps() BudgetCaps {
+	if a.Budget == nil {
+		return BudgetCaps{}
+	}
+	return BudgetCaps{DailyMicroUSD: toMicroUSD(a.Budget.Daily), MonthlyMicroUSD: toMicroUSD(a.Budget.Monthly)}
+}
+
+func toMicroUSD(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

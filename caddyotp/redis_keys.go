@@ -1,0 +1,59 @@
+package caddyotp
+
+import "time"
+
+// redisKeys is the one place that names Redis keys. All keys of one mobile share the hash
+// tag {<mobile>}, the budget keys share {budget}, and every limit and every ledger has a tag
+// of its own, so that each script touches a single Cluster slot.
+type redisKeys struct {
+	prefix string
+}
+
+// mobileTag is the common start of every key of one mobile.
+func (k redisKeys) mobileTag(mobile string) string {
+	return k.prefix + "{" + mobile + "}"
+}
+
+// code holds a live code: a hash with h (the code's keyed hash) and a (attempts left).
+func (k redisKeys) code(c CodeKey) string {
+	return k.mobileTag(c.Mobile) + ":code:" + c.Template
+}
+
+// cooldown holds the nonce of the send whose resend interval is running.
+func (k redisKeys) cooldown(c CodeKey) string {
+	return k.mobileTag(c.Mobile) + ":cool:" + c.Template
+}
+
+// failures counts the mobile's current run of wrong codes, across templates.
+func (k redisKeys) failures(mobile string) string {
+	return k.mobileTag(mobile) + ":fail"
+}
+
+// lock exists while the mobile is locked.
+func (k redisKeys) lock(mobile string) string {
+	return k.mobileTag(mobile) + ":lock"
+}
+
+// locks counts the locks of the current run, which sets the next lock's length.
+func (k redisKeys) locks(mobile string) string {
+	return k.mobileTag(mobile) + ":locks"
+}
+
+// limit holds the GCRA theoretical arrival time of the limit named name.
+func (k redisKeys) limit(name string) string {
+	return k.prefix + "{lim:" + name + "}"
+}
+
+// budgetDay and budgetMonth hold the micro-USD reserved in the UTC day and month of at.
+func (k redisKeys) budgetDay(at time.Time) string {
+	return k.prefix + "{budget}:d:" + at.UTC().Format("2006-01-02")
+}
+
+func (k redisKeys) budgetMonth(at time.Time) string {
+	return k.prefix + "{budget}:m:" + at.UTC().Format("2006-01")
+}
+
+// ledger is the template's SMS ledger, a stream.
+func (k redisKeys) ledger(template string) string {
+	return k.prefix + "{ledger:" + template + "}"
+}

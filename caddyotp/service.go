@@ -1,0 +1,302 @@
+package caddyotp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/smsparts"
+)
+
+// maxSendAttempts bounds the provider calls of one send: Publish is not idempotent, so every
+// attempt may bill an SMS (SECURITY.md, "The provider").
+const maxSendAttempts = 2
+
+// retryBackoff is the pause before the second attempt.
+var retryBackoff = 250 * time.Millisecond
+
+// SendRequest asks for a code to be sent.
+type SendRequest struct {
+	Template          *Template
+	Mobile            string // as the client gave it; checked here
+	SenderID          string // overrides the template's when set
+	OriginationNumber string // overrides the template's when set
+	ClientIP          string // Caddy's {client_ip}
+}
+
+// SendResult is a successful send.
+type SendResult struct {
+	MessageID string
+	Mobile    string
+	ExpiresIn time.Duration
+}
+
+// Send checks the request, the lock, the resend interval, the limits and the budget, in
+// that order and all before the provider is called; then stores the code's hash and sends
+// it. A failed send leaves no live code and gives back its budget reservation.
+func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
+	t := req.Template
+	num, err := phone.Parse(req.Mobile)
+	if err != nil {
+		return SendResult{}, &Error{Code: CodeInvalidMobile, Message: err.Error()}
+	}
+	sms := SMS{To: num.E164, SenderID: t.SenderID, OriginationNumber: t.OriginationNumber, MaxPriceUSD: t.MaxPrice}
+	if req.SenderID != "" {
+		if err := checkSenderID(req.SenderID); err != nil {
+			return SendResult{}, &Error{Code: CodeInvalidSenderID, Message: "sender_id " + err.Error()}
+		}
+		sms.SenderID = req.SenderID
+	}
+	if req.OriginationNumber != "" {
+		if err := checkOriginationNumber(req.OriginationNumber); err != nil {
+			return SendResult{}, &Error{Code: CodeInvalidOriginationNumber, Message: "origination_number " + err.Error()}
+		}
+		sms.OriginationNumber = req.OriginationNumber
+	}
+	if !t.allowsCountry(num.Country) {
+		a.metrics.limitHits.WithLabelValues(t.name, "country").Inc()
+		return SendResult{}, newError(CodeCountryNotAllowed, "sending to %s numbers is not allowed for this template", num.Country)
+	}
+
+	key := CodeKey{Template: t.name, Mobile: num.E164}
+	nonce := newNonce()
+	d, err := a.store.ClaimSend(ctx, key, nonce, time.Duration(*t.Resend))
+	if err != nil {
+		return SendResult{}, storeError(err)
+	}
+	if !d.Allowed {
+		return SendResult{}, a.refusal(t, d)
+	}
+	// From here on every early return gives the resend interval back.
+	release := func() {
+		if err := a.store.ReleaseSend(context.WithoutCancel(ctx), key, nonce); err != nil {
+			a.logger.Error("releasing resend interval", zap.String("mobile", num.Mask()), zap.Error(err))
+		}
+	}
+
+	if refusal, err := a.takeLimits(ctx, t, num, req.ClientIP); err != nil || refusal != nil {
+		release()
+		if err != nil {
+			return SendResult{}, storeError(err)
+		}
+		return SendResult{}, refusal
+	}
+
+	code, err := otpcode.Generate(t.Length)
+	if err != nil {
+		release()
+		return SendResult{}, &Error{Code: CodeInternal, Message: "could not make a code", Err: err}
+	}
+	sms.Text = t.render(code)
+	parts, _ := smsparts.Count(sms.Text)
+	price := float64(parts) * a.priceUSD(num.Country)
+
+	hash := otpcode.Hash(a.secret, t.name, num.E164, code)
+	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
+		release()
+		return SendResult{}, storeError(err)
+	}
+
+	id, sendErr := a.deliver(ctx, t, num, sms, parts, price, req.ClientIP)
+	if sendErr != nil {
+		cleanup := context.WithoutCancel(ctx)
+		if err := a.store.DropCode(cleanup, key, hash); err != nil {
+			a.logger.Error("dropping the code of a failed send", zap.String("mobile", num.Mask()), zap.Error(err))
+		}
+		release()
+		return SendResult{}, sendErr
+	}
+	a.logger.Info("otp sent", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+		zap.String("country", num.Country), zap.Int("parts", parts), zap.Float64("price_usd", price),
+		zap.String("message_id", id))
+	return SendResult{MessageID: id, Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
+}
+
+// deliver makes at most maxSendAttempts provider calls inside the send timeout. Every
+// attempt reserves the budget and, after the first, takes the limits again, since a retried
+// Publish may bill a second SMS. Every attempt goes to the ledger.
+func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SMS, parts int, price float64, clientIP string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.SendTimeout))
+	defer cancel()
+	start := time.Now()
+	defer func() { a.metrics.sendDuration.WithLabelValues(t.name).Observe(time.Since(start).Seconds()) }()
+
+	micro := toMicroUSD(price)
+	var lastErr error
+	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
+		if attempt > 1 {
+			select {
+			case <-time.After(retryBackoff):
+			case <-ctx.Done():
+				return "", a.sendFailed(lastErr)
+			}
+			if refusal, err := a.takeLimits(ctx, t, num, clientIP); err != nil || refusal != nil {
+				return "", a.sendFailed(lastErr)
+			}
+		}
+		at := time.Now()
+		d, err := a.store.ReserveBudget(ctx, at, micro, a.budgetCaps())
+		if err != nil {
+			if attempt == 1 {
+				return "", storeError(err)
+			}
+			return "", a.sendFailed(lastErr)
+		}
+		if !d.Allowed {
+			if attempt == 1 {
+				return "", a.refusal(t, d)
+			}
+			return "", a.sendFailed(lastErr)
+		}
+
+		id, err := a.sender.Send(ctx, sms)
+		entry := LedgerEntry{Time: at.UTC(), Template: t.name, MessageID: id, Mobile: num.Mask(),
+			Country: num.Country, Parts: parts, PriceUSD: price, Status: "sent"}
+		if err != nil {
+			entry.Status, entry.PriceUSD, entry.Error = "failed", 0, providerCode(err)
+			if rerr := a.store.ReleaseBudget(context.WithoutCancel(ctx), at, micro); rerr != nil {
+				a.logger.Error("releasing a budget reservation", zap.Error(rerr))
+			}
+			kind := "permanent"
+			if retryable(err) {
+				kind = "retryable"
+			}
+			a.metrics.providerErrors.WithLabelValues(t.name, kind).Inc()
+			a.metrics.sends.WithLabelValues(t.name, num.Country, "failed").Inc()
+			a.logger.Warn("sms send failed", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+				zap.Int("attempt", attempt), zap.String("error_code", entry.Error), zap.Error(err))
+		} else {
+			a.metrics.sends.WithLabelValues(t.name, num.Country, "sent").Inc()
+			a.metrics.spend.WithLabelValues(t.name, num.Country).Add(price)
+		}
+		if lerr := a.store.AppendLedger(context.WithoutCancel(ctx), entry); lerr != nil {
+			a.logger.Error("recording the sms in the ledger", zap.String("message_id", id), zap.Error(lerr))
+		}
+		if err == nil {
+			return id, nil
+		}
+		lastErr = err
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return "", a.sendFailed(lastErr)
+}
+
+func (a *App) sendFailed(err error) *Error {
+	return &Error{Code: CodeSendFailed, Message: "the SMS provider did not accept the message; no code was issued", Err: err}
+}
+
+// takeLimits takes one send from each of the template's limits. An empty clientIP (no
+// client, as in a test) skips the ip limit.
+func (a *App) takeLimits(ctx context.Context, t *Template, num phone.Number, clientIP string) (*Error, error) {
+	keys := map[string]string{
+		LimitMobile:   "mobile:" + t.name + ":" + num.E164,
+		LimitPrefix:   "prefix:" + t.name + ":" + phone.Prefix(num.E164),
+		LimitTemplate: "template:" + t.name,
+	}
+	if clientIP != "" {
+		keys[LimitIP] = "ip:" + t.name + ":" + clientIP
+	}
+	for _, kind := range []string{LimitMobile, LimitIP, LimitPrefix, LimitTemplate} {
+		l, on := t.limits[kind]
+		k, have := keys[kind]
+		if !on || !have {
+			continue
+		}
+		d, err := a.store.Allow(ctx, k, l)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Allowed {
+			a.metrics.limitHits.WithLabelValues(t.name, kind).Inc()
+			return &Error{Code: CodeRateLimited, Message: "too many codes requested (" + kind + " limit); try again later", RetryAfter: d.RetryAfter}, nil
+		}
+	}
+	return nil, nil
+}
+
+// refusal turns a store's refusal into the client's error.
+func (a *App) refusal(t *Template, d Decision) *Error {
+	switch d.Reason {
+	case ReasonLocked:
+		a.metrics.limitHits.WithLabelValues(t.name, "locked").Inc()
+		return &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: d.RetryAfter}
+	case ReasonTooSoon:
+		a.metrics.limitHits.WithLabelValues(t.name, "resend").Inc()
+		return &Error{Code: CodeResendTooSoon, Message: "a code was sent to this mobile moments ago; wait before asking for another", RetryAfter: d.RetryAfter}
+	case ReasonBudget:
+		a.metrics.limitHits.WithLabelValues(t.name, "budget").Inc()
+		return &Error{Code: CodeBudgetExhausted, Message: "the SMS budget is used up; no more codes are sent for now", RetryAfter: d.RetryAfter}
+	default:
+		return &Error{Code: CodeRateLimited, Message: "too many codes requested; try again later", RetryAfter: d.RetryAfter}
+	}
+}
+
+// VerifyRequest asks whether a code is right.
+type VerifyRequest struct {
+	Template *Template
+	Mobile   string
+	Code     string
+}
+
+// Verify checks and consumes a code in one store step. It returns the mobile in E.164.
+// The work is the same for an unknown mobile, a wrong code and a right one: one HMAC and one
+// store call.
+func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
+	t := req.Template
+	num, err := phone.Parse(req.Mobile)
+	if err != nil {
+		return "", &Error{Code: CodeInvalidMobile, Message: err.Error()}
+	}
+	if len(req.Code) != t.Length || !otpcode.Valid(req.Code) {
+		return "", newError(CodeInvalidOTP, "otp must be %d ASCII digits", t.Length)
+	}
+	hash := otpcode.Hash(a.secret, t.name, num.E164, req.Code)
+	res, err := a.store.CheckCode(ctx, CodeKey{Template: t.name, Mobile: num.E164}, hash, a.policy)
+	if err != nil {
+		return "", storeError(err)
+	}
+	a.metrics.verifications.WithLabelValues(t.name, string(res.Outcome)).Inc()
+	if res.LockedNow {
+		a.metrics.lockouts.WithLabelValues(t.name).Inc()
+		a.logger.Warn("mobile locked after wrong codes", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+			zap.Duration("for", res.RetryAfter))
+	}
+	switch res.Outcome {
+	case OutcomeVerified:
+		return num.E164, nil
+	case OutcomeIncorrect:
+		return "", &Error{Code: CodeOTPIncorrect, Message: "the code is not right", AttemptsLeft: res.AttemptsLeft}
+	case OutcomeBurned:
+		return "", &Error{Code: CodeTooManyAttempts, Message: "too many wrong codes: this code no longer works; ask for a new one", RetryAfter: res.RetryAfter}
+	case OutcomeExpired:
+		return "", newError(CodeOTPExpired, "no live code for this mobile: it expired, was used, or was never sent")
+	case OutcomeLocked:
+		return "", &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: res.RetryAfter}
+	}
+	return "", storeError(errors.New("unknown outcome " + string(res.Outcome)))
+}
+
+func providerCode(err error) string {
+	var se *SendError
+	if errors.As(err, &se) && se.Code != "" {
+		return se.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "error"
+}
+
+func newNonce() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

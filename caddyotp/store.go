@@ -1,0 +1,143 @@
+package caddyotp
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store keeps everything the service must share between requests and, for a shared store,
+// between Caddy instances: live codes, failure counters and locks, rate limits, the budget
+// and the SMS ledger. Every method is one atomic step in the store. Stores are guest modules
+// in the otp.stores namespace.
+//
+// A method returns an error only when the store could not answer (unreachable, past its
+// deadline, read-only, a reply that makes no sense); the service then fails closed. A refusal
+// (too soon, locked, over a limit) is an answer, not an error.
+type Store interface {
+	// ClaimSend is the first step of a send. It refuses with ReasonLocked while the mobile
+	// is locked after failed verifications, with ReasonTooSoon while an earlier send to the
+	// same template and mobile is younger than its resend interval, and otherwise starts
+	// that interval (resend long; at least one second), marked with nonce. A resend of
+	// zero starts no interval: only the lock is checked.
+	ClaimSend(ctx context.Context, k CodeKey, nonce string, resend time.Duration) (Decision, error)
+
+	// ReleaseSend ends the resend interval started by ClaimSend with nonce, if it is still
+	// that one. It is called when a send fails before or at the provider.
+	ReleaseSend(ctx context.Context, k CodeKey, nonce string) error
+
+	// PutCode stores the hash of a new code for k with attempts tries and a lifetime of ttl,
+	// replacing any older code of k (which is dead from then on).
+	PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error
+
+	// DropCode removes k's code if it is still the one with hash (a failed send must not
+	// leave a live code behind, nor remove a newer one).
+	DropCode(ctx context.Context, k CodeKey, hash []byte) error
+
+	// CheckCode checks hash against k's live code and consumes the code in the same step.
+	// A right code is deleted and the mobile's failure run reset. A wrong one costs one of
+	// the code's attempts (the last one burns the code) and adds one to the mobile's
+	// failure run, which locks the mobile per policy. While the mobile is locked nothing
+	// is checked and the code is left as it is.
+	CheckCode(ctx context.Context, k CodeKey, hash []byte, policy LockPolicy) (CheckResult, error)
+
+	// Allow takes one send from the limit named key (the store adds its own prefix). It
+	// uses GCRA: l.Count sends in any window of l.Window, refilled smoothly.
+	Allow(ctx context.Context, key string, l Limit) (Decision, error)
+
+	// ReserveBudget adds microUSD to the spend of the UTC day and month of at, unless that
+	// would pass a cap that is not zero; then it refuses with ReasonBudget and RetryAfter
+	// set to the start of the next day or month.
+	ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error)
+
+	// ReleaseBudget gives back a reservation made with the same at and microUSD.
+	ReleaseBudget(ctx context.Context, at time.Time, microUSD int64) error
+
+	// AppendLedger records one send attempt in the template's SMS ledger, which keeps the
+	// newest entries only (at least 10,000 a template).
+	AppendLedger(ctx context.Context, e LedgerEntry) error
+
+	// RecentLedger returns the template's newest ledger entries, newest first, at most n.
+	RecentLedger(ctx context.Context, template string, n int) ([]LedgerEntry, error)
+}
+
+// CodeKey names one live code: a template and a mobile in E.164.
+type CodeKey struct {
+	Template string
+	Mobile   string
+}
+
+// Reason says why a store refused.
+type Reason string
+
+const (
+	ReasonNone    Reason = ""
+	ReasonLocked  Reason = "locked"
+	ReasonTooSoon Reason = "resend_too_soon"
+	ReasonLimited Reason = "rate_limited"
+	ReasonBudget  Reason = "budget_exhausted"
+)
+
+// Decision is a store's answer to a request for something limited.
+type Decision struct {
+	Allowed    bool
+	Reason     Reason        // when not allowed
+	RetryAfter time.Duration // when not allowed: how long until it may be
+}
+
+// Outcome is the result of checking a code.
+type Outcome string
+
+const (
+	OutcomeVerified  Outcome = "verified"
+	OutcomeIncorrect Outcome = "incorrect" // wrong code, attempts remain
+	OutcomeBurned    Outcome = "burned"    // wrong code, it was the last attempt: the code is gone
+	OutcomeExpired   Outcome = "expired"   // no live code
+	OutcomeLocked    Outcome = "locked"    // the mobile is locked; nothing was checked
+)
+
+// CheckResult is CheckCode's answer.
+type CheckResult struct {
+	Outcome      Outcome
+	AttemptsLeft int           // with OutcomeIncorrect
+	RetryAfter   time.Duration // with OutcomeLocked, and OutcomeBurned if that failure locked the mobile
+	LockedNow    bool          // this failure started a lock
+}
+
+// LockPolicy says when a run of failed verifications locks a mobile. The run counts every
+// wrong code for the mobile, across templates, codes, resends, IPs and browsers, and ends
+// only with a right code or Window after the last failure.
+type LockPolicy struct {
+	After  int           // every After-th failure in a run locks the mobile
+	Base   time.Duration // the first lock of a run; each further lock in the run doubles it
+	Max    time.Duration // locks never last longer
+	Window time.Duration // a run is forgotten this long after its last failure
+}
+
+// Limit is a number of sends in a sliding window.
+type Limit struct {
+	Count  int
+	Window time.Duration
+}
+
+// BudgetCaps are spending caps in millionths of a US dollar; zero means no cap.
+type BudgetCaps struct {
+	DailyMicroUSD   int64
+	MonthlyMicroUSD int64
+}
+
+// LedgerEntry is one SMS send attempt as the ledger keeps it. Mobile is masked.
+type LedgerEntry struct {
+	Time      time.Time `json:"time"`
+	Template  string    `json:"template"`
+	MessageID string    `json:"message_id"`
+	Mobile    string    `json:"mobile"`
+	Country   string    `json:"country"`
+	Parts     int       `json:"parts"`
+	PriceUSD  float64   `json:"price_usd"`
+	Status    string    `json:"status"` // "sent" or "failed"
+	Error     string    `json:"error,omitempty"`
+}
+
+// ErrStoreUnavailable wraps every error a store returns that means it could not answer.
+var ErrStoreUnavailable = errors.New("store unavailable")

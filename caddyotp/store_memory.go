@@ -1,0 +1,536 @@
+package caddyotp
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func init() {
+	caddy.RegisterModule(MemoryStore{})
+}
+
+// MemoryStore keeps codes, failure runs, locks, limits, the budget and the SMS ledger in
+// this process's memory: for a single Caddy instance. Everything is lost when the process
+// ends; a config reload keeps it (the state is shared by every config that uses it), so a
+// reload resets neither locks, limits nor the budget. A mutex makes each method atomic.
+type MemoryStore struct {
+	now      func() time.Time // the clock; tests move it
+	stateKey string           // the shared state's name; tests give each store its own
+
+	state *memoryState
+}
+
+// CaddyModule returns the Caddy module information.
+func (MemoryStore) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "otp.stores.memory",
+		New: func() caddy.Module { return new(MemoryStore) },
+	}
+}
+
+// memoryStates holds the state of the memory store, shared across config reloads.
+var memoryStates = caddy.NewUsagePool()
+
+// memoryJanitorInterval is how often expired entries are swept out; reads drop the expired
+// entries they meet in between.
+const memoryJanitorInterval = time.Minute
+
+// Provision sets up the store.
+func (s *MemoryStore) Provision(ctx caddy.Context) error {
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.stateKey == "" {
+		s.stateKey = "default"
+	}
+	now := s.now
+	v, _, err := memoryStates.LoadOrNew(s.stateKey, func() (caddy.Destructor, error) {
+		return newMemoryState(now, memoryJanitorInterval), nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading memory store state: %w", err)
+	}
+	s.state = v.(*memoryState)
+	return nil
+}
+
+// Cleanup releases the state; the last user stops its janitor.
+func (s *MemoryStore) Cleanup() error {
+	if s.state == nil {
+		return nil
+	}
+	s.state = nil
+	_, err := memoryStates.Delete(s.stateKey)
+	return err
+}
+
+// UnmarshalCaddyfile sets up the store from Caddyfile tokens. The memory store has no
+// options. Syntax:
+//
+//	store memory
+func (s *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		return d.Errf("unrecognized subdirective '%s'", d.Val())
+	}
+	return nil
+}
+
+// ClaimSend implements Store.
+func (s *MemoryStore) ClaimSend(_ context.Context, k CodeKey, nonce string, resend time.Duration) (Decision, error) {
+	st, now := s.enter()
+	defer st.mu.Unlock()
+
+	if until, ok := st.lockedUntil(k.Mobile, now); ok {
+		return Decision{Reason: ReasonLocked, RetryAfter: until.Sub(now)}, nil
+	}
+	if resend <= 0 {
+		return Decision{Allowed: true}, nil
+	}
+	resend = max(resend, minResend)
+	if c, ok := st.cooldowns[k]; ok && now.Before(c.expires) {
+		if c.nonce == nonce {
+			return Decision{Allowed: true}, nil
+		}
+		return Decision{Reason: ReasonTooSoon, RetryAfter: c.expires.Sub(now)}, nil
+	}
+	st.cooldowns[k] = memCooldown{nonce: nonce, expires: now.Add(resend)}
+	return Decision{Allowed: true}, nil
+}
+
+// ReleaseSend implements Store.
+func (s *MemoryStore) ReleaseSend(_ context.Context, k CodeKey, nonce string) error {
+	st, _ := s.enter()
+	defer st.mu.Unlock()
+	if c, ok := st.cooldowns[k]; ok && c.nonce == nonce {
+		delete(st.cooldowns, k)
+	}
+	return nil
+}
+
+// PutCode implements Store.
+func (s *MemoryStore) PutCode(_ context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
+	if err := checkCodeArgs(hash, attempts, ttl); err != nil {
+		return err
+	}
+	st, now := s.enter()
+	defer st.mu.Unlock()
+	st.codes[k] = &memCode{
+		hash:     append([]byte(nil), hash...),
+		attempts: attempts,
+		expires:  now.Add(ttl),
+	}
+	return nil
+}
+
+// DropCode implements Store.
+func (s *MemoryStore) DropCode(_ context.Context, k CodeKey, hash []byte) error {
+	st, _ := s.enter()
+	defer st.mu.Unlock()
+	if c, ok := st.codes[k]; ok && subtle.ConstantTimeCompare(c.hash, hash) == 1 {
+		delete(st.codes, k)
+	}
+	return nil
+}
+
+// CheckCode implements Store.
+func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, hash []byte, p LockPolicy) (CheckResult, error) {
+	p, err := normalizeLockPolicy(p)
+	if err != nil {
+		return CheckResult{}, err
+	}
+	st, now := s.enter()
+	defer st.mu.Unlock()
+
+	if until, ok := st.lockedUntil(k.Mobile, now); ok {
+		return CheckResult{Outcome: OutcomeLocked, RetryAfter: until.Sub(now)}, nil
+	}
+	c, ok := st.codes[k]
+	if !ok || !now.Before(c.expires) {
+		delete(st.codes, k)
+		return CheckResult{Outcome: OutcomeExpired}, nil
+	}
+	if subtle.ConstantTimeCompare(c.hash, hash) == 1 {
+		delete(st.codes, k)
+		delete(st.runs, k.Mobile)
+		return CheckResult{Outcome: OutcomeVerified}, nil
+	}
+
+	c.attempts--
+	run, ok := st.runs[k.Mobile]
+	if !ok || !now.Before(run.expires) {
+		run = &memRun{}
+		st.runs[k.Mobile] = run
+	}
+	run.failures++
+	run.expires = now.Add(p.Window)
+
+	var res CheckResult
+	if p.After > 0 && run.failures%p.After == 0 {
+		run.locks++
+		d := lockLength(p, run.locks)
+		st.locks[k.Mobile] = now.Add(d)
+		res.RetryAfter, res.LockedNow = d, true
+	}
+	if c.attempts <= 0 {
+		delete(st.codes, k)
+		res.Outcome = OutcomeBurned
+		return res, nil
+	}
+	res.Outcome, res.AttemptsLeft = OutcomeIncorrect, c.attempts
+	return res, nil
+}
+
+// Allow implements Store.
+func (s *MemoryStore) Allow(_ context.Context, key string, l Limit) (Decision, error) {
+	if err := checkLimit(l); err != nil {
+		return Decision{}, err
+	}
+	interval := max(l.Window/time.Duration(l.Count), 1)
+	st, now := s.enter()
+	defer st.mu.Unlock()
+
+	tat := st.limits[key]
+	if tat.Before(now) {
+		tat = now
+	}
+	next := tat.Add(interval)
+	if next.Sub(now) > l.Window {
+		return Decision{Reason: ReasonLimited, RetryAfter: next.Sub(now) - l.Window}, nil
+	}
+	st.limits[key] = next
+	return Decision{Allowed: true}, nil
+}
+
+// ReserveBudget implements Store.
+func (s *MemoryStore) ReserveBudget(_ context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
+	if err := checkBudgetArgs(microUSD, caps); err != nil {
+		return Decision{}, err
+	}
+	st, now := s.enter()
+	defer st.mu.Unlock()
+
+	dayKey, monthKey := budgetPeriods(at)
+	day, month := st.spent(dayKey, now), st.spent(monthKey, now)
+	if caps.MonthlyMicroUSD > 0 && month+microUSD > caps.MonthlyMicroUSD {
+		return Decision{Reason: ReasonBudget, RetryAfter: budgetRetryAfter(at, true)}, nil
+	}
+	if caps.DailyMicroUSD > 0 && day+microUSD > caps.DailyMicroUSD {
+		return Decision{Reason: ReasonBudget, RetryAfter: budgetRetryAfter(at, false)}, nil
+	}
+	st.budget[dayKey] = memSpend{microUSD: day + microUSD, expires: now.Add(budgetDayTTL)}
+	st.budget[monthKey] = memSpend{microUSD: month + microUSD, expires: now.Add(budgetMonthTTL)}
+	return Decision{Allowed: true}, nil
+}
+
+// ReleaseBudget implements Store.
+func (s *MemoryStore) ReleaseBudget(_ context.Context, at time.Time, microUSD int64) error {
+	if microUSD < 0 {
+		return fmt.Errorf("invalid budget release: %d micro-USD", microUSD)
+	}
+	st, now := s.enter()
+	defer st.mu.Unlock()
+
+	dayKey, monthKey := budgetPeriods(at)
+	for _, key := range []string{dayKey, monthKey} {
+		sp, ok := st.budget[key]
+		if !ok || !now.Before(sp.expires) {
+			continue
+		}
+		sp.microUSD = max(sp.microUSD-microUSD, 0)
+		st.budget[key] = sp
+	}
+	return nil
+}
+
+// AppendLedger implements Store.
+func (s *MemoryStore) AppendLedger(_ context.Context, e LedgerEntry) error {
+	st, _ := s.enter()
+	defer st.mu.Unlock()
+	r, ok := st.ledgers[e.Template]
+	if !ok {
+		r = &ledgerRing{}
+		st.ledgers[e.Template] = r
+	}
+	e.Time = e.Time.Round(0) // no monotonic reading, as a shared store would give it back
+	r.add(e)
+	return nil
+}
+
+// RecentLedger implements Store.
+func (s *MemoryStore) RecentLedger(_ context.Context, template string, n int) ([]LedgerEntry, error) {
+	st, _ := s.enter()
+	defer st.mu.Unlock()
+	r, ok := st.ledgers[template]
+	if !ok || n <= 0 {
+		return []LedgerEntry{}, nil
+	}
+	return r.newest(n), nil
+}
+
+// enter locks the state and reads the clock.
+func (s *MemoryStore) enter() (*memoryState, time.Time) {
+	st := s.state
+	st.mu.Lock()
+	return st, s.now()
+}
+
+// memoryState is what a memory store keeps. Entries past their expiry are treated as
+// gone by every read and removed by the janitor.
+type memoryState struct {
+	mu        sync.Mutex
+	codes     map[CodeKey]*memCode
+	cooldowns map[CodeKey]memCooldown
+	runs      map[string]*memRun   // by mobile
+	locks     map[string]time.Time // by mobile: locked until
+	limits    map[string]time.Time // by limit: the GCRA theoretical arrival time
+	budget    map[string]memSpend  // by UTC day or month
+	ledgers   map[string]*ledgerRing
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type memCode struct {
+	hash     []byte
+	attempts int
+	expires  time.Time
+}
+
+type memCooldown struct {
+	nonce   string
+	expires time.Time
+}
+
+type memRun struct {
+	failures int
+	locks    int
+	expires  time.Time
+}
+
+type memSpend struct {
+	microUSD int64
+	expires  time.Time
+}
+
+func newMemoryState(now func() time.Time, every time.Duration) *memoryState {
+	st := &memoryState{
+		codes:     make(map[CodeKey]*memCode),
+		cooldowns: make(map[CodeKey]memCooldown),
+		runs:      make(map[string]*memRun),
+		locks:     make(map[string]time.Time),
+		limits:    make(map[string]time.Time),
+		budget:    make(map[string]memSpend),
+		ledgers:   make(map[string]*ledgerRing),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	go st.janitor(now, every)
+	return st
+}
+
+// Destruct stops the janitor when the last config using the state is gone.
+func (st *memoryState) Destruct() error {
+	close(st.stop)
+	<-st.done
+	return nil
+}
+
+func (st *memoryState) janitor(now func() time.Time, every time.Duration) {
+	defer close(st.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-st.stop:
+			return
+		case <-t.C:
+			st.mu.Lock()
+			st.sweep(now())
+			st.mu.Unlock()
+		}
+	}
+}
+
+// sweep removes every expired entry. The caller holds mu.
+func (st *memoryState) sweep(now time.Time) {
+	for k, c := range st.codes {
+		if !now.Before(c.expires) {
+			delete(st.codes, k)
+		}
+	}
+	for k, c := range st.cooldowns {
+		if !now.Before(c.expires) {
+			delete(st.cooldowns, k)
+		}
+	}
+	for k, r := range st.runs {
+		if !now.Before(r.expires) {
+			delete(st.runs, k)
+		}
+	}
+	for k, until := range st.locks {
+		if !now.Before(until) {
+			delete(st.locks, k)
+		}
+	}
+	for k, tat := range st.limits {
+		if !now.Before(tat) {
+			delete(st.limits, k)
+		}
+	}
+	for k, sp := range st.budget {
+		if !now.Before(sp.expires) {
+			delete(st.budget, k)
+		}
+	}
+}
+
+// lockedUntil reports whether mobile is locked and until when. The caller holds mu.
+func (st *memoryState) lockedUntil(mobile string, now time.Time) (time.Time, bool) {
+	until, ok := st.locks[mobile]
+	if !ok {
+		return time.Time{}, false
+	}
+	if !now.Before(until) {
+		delete(st.locks, mobile)
+		return time.Time{}, false
+	}
+	return until, true
+}
+
+// spent returns the micro-USD reserved in a budget period. The caller holds mu.
+func (st *memoryState) spent(key string, now time.Time) int64 {
+	sp, ok := st.budget[key]
+	if !ok || !now.Before(sp.expires) {
+		return 0
+	}
+	return sp.microUSD
+}
+
+// ledgerRing keeps the newest ledgerKeep entries of one template.
+type ledgerRing struct {
+	entries []LedgerEntry
+	next    int // where the next entry goes once the ring is full
+}
+
+func (r *ledgerRing) add(e LedgerEntry) {
+	if len(r.entries) < ledgerKeep {
+		r.entries = append(r.entries, e)
+		return
+	}
+	r.entries[r.next] = e
+	r.next = (r.next + 1) % ledgerKeep
+}
+
+// newest returns at most n entries, newest first.
+func (r *ledgerRing) newest(n int) []LedgerEntry {
+	size := len(r.entries)
+	n = min(n, size)
+	out := make([]LedgerEntry, n)
+	for i := range n {
+		out[i] = r.entries[(r.next-1-i+2*size)%size]
+	}
+	return out
+}
+
+// What follows is shared by both stores, so that they keep the same behaviour.
+
+const (
+	// minResend is the shortest resend interval a store starts (a zero interval starts none).
+	minResend = time.Second
+	// ledgerKeep is how many entries a template's ledger keeps at least.
+	ledgerKeep = 10000
+	// ledgerTTL is how long a ledger lives after its last entry.
+	ledgerTTL = 35 * 24 * time.Hour
+	// budgetDayTTL and budgetMonthTTL keep a period's spend a little past its end.
+	budgetDayTTL   = 48 * time.Hour
+	budgetMonthTTL = 35 * 24 * time.Hour
+)
+
+// errInvalidArgument marks a call a store refuses to run because its arguments make no
+// sense; it is a programming or configuration error, not the store being unavailable.
+var errInvalidArgument = errors.New("invalid store argument")
+
+func checkCodeArgs(hash []byte, attempts int, ttl time.Duration) error {
+	switch {
+	case len(hash) == 0:
+		return fmt.Errorf("%w: empty code hash", errInvalidArgument)
+	case attempts < 1:
+		return fmt.Errorf("%w: attempts %d below 1", errInvalidArgument, attempts)
+	case ttl < time.Millisecond:
+		return fmt.Errorf("%w: code ttl %s below 1ms", errInvalidArgument, ttl)
+	}
+	return nil
+}
+
+// normalizeLockPolicy checks p; a Max below Base means locks of Base.
+func normalizeLockPolicy(p LockPolicy) (LockPolicy, error) {
+	switch {
+	case p.After < 0:
+		return p, fmt.Errorf("%w: lock after %d failures", errInvalidArgument, p.After)
+	case p.Window < time.Millisecond:
+		return p, fmt.Errorf("%w: failure window %s below 1ms", errInvalidArgument, p.Window)
+	case p.After > 0 && p.Base < time.Millisecond:
+		return p, fmt.Errorf("%w: lock %s below 1ms", errInvalidArgument, p.Base)
+	}
+	p.Max = max(p.Max, p.Base)
+	return p, nil
+}
+
+// lockLength is the length of the n-th lock of a run: Base doubled n-1 times, at most Max.
+func lockLength(p LockPolicy, n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+func checkLimit(l Limit) error {
+	if l.Count < 1 || l.Window < time.Millisecond {
+		return fmt.Errorf("%w: limit of %d in %s", errInvalidArgument, l.Count, l.Window)
+	}
+	return nil
+}
+
+func checkBudgetArgs(microUSD int64, caps BudgetCaps) error {
+	if microUSD < 0 || caps.DailyMicroUSD < 0 || caps.MonthlyMicroUSD < 0 {
+		return fmt.Errorf("%w: negative budget amount", errInvalidArgument)
+	}
+	return nil
+}
+
+// budgetPeriods names the UTC day and month of at.
+func budgetPeriods(at time.Time) (day, month string) {
+	at = at.UTC()
+	return "d:" + at.Format("2006-01-02"), "m:" + at.Format("2006-01")
+}
+
+// budgetRetryAfter is the time from at to the start of the next UTC day, or month.
+func budgetRetryAfter(at time.Time, month bool) time.Duration {
+	u := at.UTC()
+	next := time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
+	if month {
+		next = time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return next.Sub(u)
+}
+
+// Interface guards
+var (
+	_ Store                 = (*MemoryStore)(nil)
+	_ caddy.Provisioner     = (*MemoryStore)(nil)
+	_ caddy.CleanerUpper    = (*MemoryStore)(nil)
+	_ caddyfile.Unmarshaler = (*MemoryStore)(nil)
+)

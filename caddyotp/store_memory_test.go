@@ -1,0 +1,228 @@
+package caddyotp
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newTestMemoryStore provisions a memory store with a state of its own; now may be nil.
+func newTestMemoryStore(t *testing.T, now func() time.Time) *MemoryStore {
+	t.Helper()
+	s := &MemoryStore{now: now, stateKey: "test:" + t.Name()}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := s.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Cleanup(); err != nil {
+			t.Errorf("Cleanup: expected no error, got %v", err)
+		}
+	})
+	return s
+}
+
+func TestMemoryStore(t *testing.T) {
+	runStoreSuite(t, func(t *testing.T) Store { return newTestMemoryStore(t, nil) })
+}
+
+func TestMemoryStoreModule(t *testing.T) {
+	info := MemoryStore{}.CaddyModule()
+	if info.ID != "otp.stores.memory" {
+		t.Fatalf("expected otp.stores.memory, got %s", info.ID)
+	}
+	if _, ok := info.New().(*MemoryStore); !ok {
+		t.Fatalf("expected *MemoryStore, got %T", info.New())
+	}
+}
+
+func TestMemoryStoreLockGrowsToMax(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newTestMemoryStore(t, clock.now)
+	p := LockPolicy{After: 2, Base: 15 * time.Minute, Max: 3 * time.Hour, Window: 24 * time.Hour}
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+
+	want := []time.Duration{15 * time.Minute, 30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 3 * time.Hour}
+	for i, w := range want {
+		putCode(t, s, k, "111111", 5, 5*time.Minute)
+		checkCode(t, s, k, "000000", p)
+		res := checkCode(t, s, k, "000000", p)
+		if !res.LockedNow || res.RetryAfter != w {
+			t.Fatalf("lock %d: expected %s, got %+v", i+1, w, res)
+		}
+		clock.add(w)
+	}
+	// a window after the last failure the run is forgotten
+	clock.add(24 * time.Hour)
+	putCode(t, s, k, "111111", 5, 5*time.Minute)
+	checkCode(t, s, k, "000000", p)
+	if res := checkCode(t, s, k, "000000", p); res.RetryAfter != 15*time.Minute {
+		t.Fatalf("expected a new run to start at 15m, got %+v", res)
+	}
+}
+
+func TestMemoryStoreAllowExact(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newTestMemoryStore(t, clock.now)
+	l := Limit{Count: 4, Window: time.Hour}
+	for range 4 {
+		expectAllowed(t, allow(t, s, "k", l))
+	}
+	d := allow(t, s, "k", l)
+	if d.Allowed || d.RetryAfter != 15*time.Minute {
+		t.Fatalf("expected a refusal for 15m, got %+v", d)
+	}
+	clock.add(15*time.Minute - time.Second)
+	expectRefused(t, allow(t, s, "k", l), ReasonLimited)
+	clock.add(time.Second)
+	expectAllowed(t, allow(t, s, "k", l))
+	clock.add(2 * time.Hour)
+	for range 4 {
+		expectAllowed(t, allow(t, s, "k", l))
+	}
+}
+
+func TestMemoryStoreExpiryAndSweep(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newTestMemoryStore(t, clock.now)
+	ctx := context.Background()
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	p := LockPolicy{After: 1, Base: time.Minute, Max: time.Minute, Window: time.Hour}
+
+	putCode(t, s, k, "111111", 5, 5*time.Minute)
+	claim(t, s, k, "n1", time.Minute)
+	allow(t, s, "k", Limit{Count: 1, Window: time.Minute})
+	reserve(t, s, clock.now(), 1, BudgetCaps{})
+	putCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "111111", 5, 5*time.Minute)
+	checkCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "000000", p)
+
+	clock.add(5*time.Minute - time.Nanosecond)
+	expectOutcome(t, checkCode(t, s, k, "000000", lenientPolicy), OutcomeIncorrect, 4)
+	clock.add(time.Nanosecond)
+	expectOutcome(t, checkCode(t, s, k, "111111", lenientPolicy), OutcomeExpired, 0)
+
+	clock.add(36 * 24 * time.Hour)
+	st := s.state
+	st.mu.Lock()
+	st.sweep(clock.now())
+	sizes := map[string]int{
+		"codes": len(st.codes), "cooldowns": len(st.cooldowns), "runs": len(st.runs),
+		"locks": len(st.locks), "limits": len(st.limits), "budget": len(st.budget),
+	}
+	st.mu.Unlock()
+	for name, n := range sizes {
+		if n != 0 {
+			t.Errorf("expected no %s after the sweep, got %d", name, n)
+		}
+	}
+	if d, _ := s.ReserveBudget(ctx, clock.now(), 1, BudgetCaps{DailyMicroUSD: 1}); !d.Allowed {
+		t.Fatalf("expected a new day's budget, got %+v", d)
+	}
+}
+
+func TestMemoryStoreLedgerRing(t *testing.T) {
+	s := newTestMemoryStore(t, nil)
+	for i := range ledgerKeep + 5 {
+		appendLedger(t, s, ledgerEntry("login", i))
+	}
+	got := recentLedger(t, s, "login", 3*ledgerKeep)
+	if len(got) != ledgerKeep {
+		t.Fatalf("expected %d entries, got %d", ledgerKeep, len(got))
+	}
+	if got[0].MessageID != "m-10004" || got[len(got)-1].MessageID != "m-5" {
+		t.Fatalf("expected m-10004 to m-5, got %s to %s", got[0].MessageID, got[len(got)-1].MessageID)
+	}
+}
+
+func TestMemoryStoreStateSharedAcrossReload(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	key := "test:" + t.Name()
+	old := &MemoryStore{stateKey: key}
+	if err := old.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	putCode(t, old, k, "111111", 5, time.Minute)
+
+	// a reload provisions the new config before it cleans up the old one
+	reloaded := &MemoryStore{stateKey: key}
+	if err := reloaded.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	if err := old.Cleanup(); err != nil {
+		t.Fatalf("Cleanup: expected no error, got %v", err)
+	}
+	expectOutcome(t, checkCode(t, reloaded, k, "111111", lenientPolicy), OutcomeVerified, 0)
+
+	st := reloaded.state
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatalf("Cleanup: expected no error, got %v", err)
+	}
+	select {
+	case <-st.done:
+	case <-time.After(time.Second):
+		t.Fatal("expected the janitor to stop with the last cleanup")
+	}
+	if _, ok := memoryStates.References(key); ok {
+		t.Fatal("expected the state to be released")
+	}
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatalf("second Cleanup: expected no error, got %v", err)
+	}
+}
+
+func TestMemoryStoreInvalidArguments(t *testing.T) {
+	s := newTestMemoryStore(t, nil)
+	testInvalidArguments(t, s)
+}
+
+// testInvalidArguments checks that both stores refuse nonsense alike.
+func testInvalidArguments(t *testing.T, s Store) {
+	t.Helper()
+	ctx := context.Background()
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	h := codeHash(k, "111111")
+	calls := map[string]error{
+		"put without hash":     s.PutCode(ctx, k, nil, 5, time.Minute),
+		"put without attempts": s.PutCode(ctx, k, h, 0, time.Minute),
+		"put without ttl":      s.PutCode(ctx, k, h, 5, 0),
+		"limit without count":  second(s.Allow(ctx, "k", Limit{Window: time.Minute})),
+		"limit without window": second(s.Allow(ctx, "k", Limit{Count: 1})),
+		"policy without window": second(s.CheckCode(ctx, k, h,
+			LockPolicy{After: 1, Base: time.Minute, Max: time.Minute})),
+		"policy without base": second(s.CheckCode(ctx, k, h,
+			LockPolicy{After: 1, Window: time.Minute})),
+		"negative reservation": second(s.ReserveBudget(ctx, time.Now(), -1, BudgetCaps{})),
+		"negative release":     s.ReleaseBudget(ctx, time.Now(), -1),
+	}
+	for name, err := range calls {
+		if err == nil {
+			t.Errorf("%s: expected an error, got none", name)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }

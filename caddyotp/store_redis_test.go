@@ -1,0 +1,436 @@
+package caddyotp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddyotp/caddyotp/internal/redistest"
+)
+
+// newTestRedisStore provisions a RedisStore on srv with its own key prefix.
+func newTestRedisStore(t *testing.T, addr, prefix string) *RedisStore {
+	t.Helper()
+	s := &RedisStore{Addresses: []string{addr}, KeyPrefix: prefix}
+	provisionRedisStore(t, s)
+	return s
+}
+
+func provisionRedisStore(t *testing.T, s *RedisStore) {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	if err := s.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Cleanup(); err != nil {
+			t.Errorf("Cleanup: expected no error, got %v", err)
+		}
+	})
+}
+
+func TestRedisStore(t *testing.T) {
+	srv := redistest.Start(t)
+	var n atomic.Int32
+	runStoreSuite(t, func(t *testing.T) Store {
+		return newTestRedisStore(t, srv.Addr(), fmt.Sprintf("t%d:", n.Add(1)))
+	})
+}
+
+func TestRedisStoreModule(t *testing.T) {
+	info := RedisStore{}.CaddyModule()
+	if info.ID != "otp.stores.redis" {
+		t.Fatalf("expected otp.stores.redis, got %s", info.ID)
+	}
+	if _, ok := info.New().(*RedisStore); !ok {
+		t.Fatalf("expected *RedisStore, got %T", info.New())
+	}
+}
+
+func TestRedisKeyNames(t *testing.T) {
+	k := redisKeys{prefix: "otp:"}
+	ck := CodeKey{Template: "login", Mobile: "+447400123456"}
+	at := time.Date(2026, 11, 26, 23, 30, 0, 0, time.FixedZone("X", -3600)) // 2026-11-27 UTC
+	for _, c := range []struct{ got, want string }{
+		{k.code(ck), "otp:{+447400123456}:code:login"},
+		{k.cooldown(ck), "otp:{+447400123456}:cool:login"},
+		{k.failures(ck.Mobile), "otp:{+447400123456}:fail"},
+		{k.lock(ck.Mobile), "otp:{+447400123456}:lock"},
+		{k.locks(ck.Mobile), "otp:{+447400123456}:locks"},
+		{k.limit("mobile:+447400123456"), "otp:{lim:mobile:+447400123456}"},
+		{k.budgetDay(at), "otp:{budget}:d:2026-11-27"},
+		{k.budgetMonth(at), "otp:{budget}:m:2026-11"},
+		{k.ledger("login"), "otp:{ledger:login}"},
+	} {
+		if c.got != c.want {
+			t.Errorf("expected %s, got %s", c.want, c.got)
+		}
+	}
+}
+
+// exerciseRedisStore touches every kind of key: codes, a lock, cooldowns, limits, the
+// budget and the ledger.
+func exerciseRedisStore(t *testing.T, s Store, mobile, code string) {
+	t.Helper()
+	ctx := context.Background()
+	p := LockPolicy{After: 2, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+	k := CodeKey{Template: "login", Mobile: mobile}
+	claim(t, s, k, "n1", time.Minute)
+	putCode(t, s, k, code, 5, time.Minute)
+	putCode(t, s, CodeKey{Template: "signup", Mobile: mobile}, code, 5, time.Minute)
+	checkCode(t, s, k, "000000", p)
+	checkCode(t, s, k, "000001", p) // locks
+	allow(t, s, "mobile:"+mobile, Limit{Count: 5, Window: time.Hour})
+	allow(t, s, "template:login", Limit{Count: 100, Window: time.Hour})
+	reserve(t, s, time.Now(), 46300, BudgetCaps{DailyMicroUSD: 25_000_000})
+	appendLedger(t, s, ledgerEntry("login", 1))
+	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
+		t.Fatalf("RecentLedger: expected no error, got %v", err)
+	}
+}
+
+// dumpRedis returns every key with a printable form of its value.
+func dumpRedis(t *testing.T, c *redis.Client) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatalf("KEYS: expected no error, got %v", err)
+	}
+	out := make(map[string]string)
+	for _, key := range keys {
+		typ := c.Type(ctx, key).Val()
+		var v any
+		switch typ {
+		case "string":
+			v, err = c.Get(ctx, key).Result()
+		case "hash":
+			v, err = c.HGetAll(ctx, key).Result()
+		case "stream":
+			v, err = c.XRange(ctx, key, "-", "+").Result()
+		default:
+			t.Fatalf("expected no %s keys, got %s", typ, key)
+		}
+		if err != nil {
+			t.Fatalf("reading %s: expected no error, got %v", key, err)
+		}
+		out[key] = fmt.Sprintf("%v", v)
+	}
+	return out
+}
+
+func TestRedisStoreKeys(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	const mobile, code = "+447400123456", "048213"
+	exerciseRedisStore(t, s, mobile, code)
+	keys := dumpRedis(t, srv.Client())
+
+	t.Run("never the plain code", func(t *testing.T) {
+		for key, v := range keys {
+			if strings.Contains(key, code) || strings.Contains(v, code) {
+				t.Errorf("expected no plain code in %s, got %q", key, v)
+			}
+		}
+	})
+
+	t.Run("every key has a ttl", func(t *testing.T) {
+		if len(keys) < 10 {
+			t.Fatalf("expected at least 10 keys, got %d: %v", len(keys), keys)
+		}
+		for key := range keys {
+			if ttl := srv.Client().PTTL(context.Background(), key).Val(); ttl <= 0 {
+				t.Errorf("expected a ttl on %s, got %s", key, ttl)
+			}
+		}
+	})
+
+	t.Run("hash tags", func(t *testing.T) {
+		want := map[string]string{
+			"otp:{+447400123456}:code:login":  "+447400123456",
+			"otp:{+447400123456}:code:signup": "+447400123456",
+			"otp:{+447400123456}:cool:login":  "+447400123456",
+			"otp:{+447400123456}:fail":        "+447400123456",
+			"otp:{+447400123456}:lock":        "+447400123456",
+			"otp:{+447400123456}:locks":       "+447400123456",
+			"otp:{lim:mobile:+447400123456}":  "lim:mobile:+447400123456",
+			"otp:{lim:template:login}":        "lim:template:login",
+			s.keys.budgetDay(time.Now()):      "budget",
+			s.keys.budgetMonth(time.Now()):    "budget",
+			"otp:{ledger:login}":              "ledger:login",
+		}
+		for key, tag := range want {
+			if _, ok := keys[key]; !ok {
+				t.Errorf("expected key %s, got none", key)
+			}
+			if got := hashTag(key); got != tag {
+				t.Errorf("expected hash tag %s in %s, got %s", tag, key, got)
+			}
+		}
+		if len(keys) != len(want) {
+			t.Errorf("expected %d keys, got %d: %v", len(want), len(keys), keys)
+		}
+	})
+
+	t.Run("hash stored raw", func(t *testing.T) {
+		k := CodeKey{Template: "signup", Mobile: mobile}
+		got := srv.Client().HGet(context.Background(), s.keys.code(k), "h").Val()
+		if got != string(codeHash(k, code)) {
+			t.Fatalf("expected the raw 32-byte hash, got %d bytes", len(got))
+		}
+	})
+}
+
+// hashTag is the part of key that Redis Cluster hashes.
+func hashTag(key string) string {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return key
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	if j <= 0 {
+		return key
+	}
+	return key[i+1 : i+1+j]
+}
+
+func TestRedisStoreScriptFlush(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	putCode(t, s, k, "111111", 5, time.Minute)
+	if err := srv.Client().ScriptFlush(context.Background()).Err(); err != nil {
+		t.Fatalf("SCRIPT FLUSH: expected no error, got %v", err)
+	}
+	expectOutcome(t, checkCode(t, s, k, "111111", lenientPolicy), OutcomeVerified, 0)
+	exerciseRedisStore(t, s, suiteMobile, "222222")
+}
+
+// storeCalls calls every Store method and returns the errors.
+func storeCalls(s Store) map[string]error {
+	ctx := context.Background()
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	h := codeHash(k, "111111")
+	return map[string]error{
+		"ClaimSend":     second(s.ClaimSend(ctx, k, "n", time.Minute)),
+		"ReleaseSend":   s.ReleaseSend(ctx, k, "n"),
+		"PutCode":       s.PutCode(ctx, k, h, 5, time.Minute),
+		"DropCode":      s.DropCode(ctx, k, h),
+		"CheckCode":     second(s.CheckCode(ctx, k, h, lenientPolicy)),
+		"Allow":         second(s.Allow(ctx, "k", Limit{Count: 1, Window: time.Minute})),
+		"ReserveBudget": second(s.ReserveBudget(ctx, time.Now(), 1, BudgetCaps{})),
+		"ReleaseBudget": s.ReleaseBudget(ctx, time.Now(), 1),
+		"AppendLedger":  s.AppendLedger(ctx, ledgerEntry("login", 1)),
+		"RecentLedger":  second(s.RecentLedger(ctx, "login", 1)),
+	}
+}
+
+func TestRedisStoreDownAndBack(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	exerciseRedisStore(t, s, suiteMobile, "111111") // pooled connections and loaded scripts
+
+	srv.Stop()
+	start := time.Now()
+	for name, err := range storeCalls(s) {
+		if !errors.Is(err, ErrStoreUnavailable) {
+			t.Errorf("%s: expected ErrStoreUnavailable, got %v", name, err)
+		}
+	}
+	if took := time.Since(start); took > time.Duration(s.ReadTimeout) {
+		t.Errorf("expected every call to fail within the read timeout %s, took %s", time.Duration(s.ReadTimeout), took)
+	}
+
+	// back, empty and without the scripts: the store recovers by itself
+	srv.Restart()
+	var errs map[string]error
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		errs = storeCalls(s)
+		ok := true
+		for _, err := range errs {
+			ok = ok && err == nil
+		}
+		if ok {
+			return
+		}
+	}
+	t.Fatalf("expected the store to recover, got %v", errs)
+}
+
+// TestRedisStoreSilentServer: a Redis that accepts connections and never answers fails
+// closed past the read timeout.
+func TestRedisStoreSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: expected no error, got %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	s := &RedisStore{
+		Addresses:    []string{l.Addr().String()},
+		ReadTimeout:  caddy.Duration(200 * time.Millisecond),
+		WriteTimeout: caddy.Duration(200 * time.Millisecond),
+	}
+	provisionRedisStore(t, s)
+	start := time.Now()
+	_, err = s.CheckCode(context.Background(), CodeKey{Template: "login", Mobile: suiteMobile}, []byte("x"), lenientPolicy)
+	if !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("expected ErrStoreUnavailable, got %v", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("expected a failure within about the read timeout, took %s", took)
+	}
+}
+
+// TestRedisStoreNonsense: keys of the wrong type or content are the store not answering
+// sensibly, never a verdict.
+func TestRedisStoreNonsense(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	c := srv.Client()
+	ctx := context.Background()
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	if err := c.Set(ctx, s.keys.code(k), "not a hash", time.Minute).Err(); err != nil {
+		t.Fatalf("SET: expected no error, got %v", err)
+	}
+	if _, err := s.CheckCode(ctx, k, codeHash(k, "111111"), lenientPolicy); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("expected ErrStoreUnavailable, got %v", err)
+	}
+	if err := c.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.ledger("login"), Values: []string{"e", "{nonsense"}}).Err(); err != nil {
+		t.Fatalf("XADD: expected no error, got %v", err)
+	}
+	if _, err := s.RecentLedger(ctx, "login", 10); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("expected ErrStoreUnavailable, got %v", err)
+	}
+}
+
+func TestRedisStoreProvision(t *testing.T) {
+	t.Run("defaults and no network", func(t *testing.T) {
+		s := &RedisStore{}
+		provisionRedisStore(t, s) // nothing listens on 127.0.0.1:6379 in tests, or it is not touched
+		if got := strings.Join(s.Addresses, ","); got != "127.0.0.1:6379" {
+			t.Errorf("expected 127.0.0.1:6379, got %s", got)
+		}
+		if s.KeyPrefix != "otp:" || s.mode != "single" {
+			t.Errorf("expected prefix otp: in single mode, got %q in %s", s.KeyPrefix, s.mode)
+		}
+		if time.Duration(s.DialTimeout) != 2*time.Second || time.Duration(s.ReadTimeout) != time.Second || time.Duration(s.WriteTimeout) != time.Second {
+			t.Errorf("expected timeouts 2s/1s/1s, got %s/%s/%s",
+				time.Duration(s.DialTimeout), time.Duration(s.ReadTimeout), time.Duration(s.WriteTimeout))
+		}
+	})
+
+	t.Run("env placeholders", func(t *testing.T) {
+		srv := redistest.Start(t)
+		t.Setenv("CADDYOTP_TEST_REDIS_ADDR", srv.Addr())
+		t.Setenv("CADDYOTP_TEST_REDIS_PREFIX", "envtest:")
+		s := &RedisStore{Addresses: []string{"{env.CADDYOTP_TEST_REDIS_ADDR}"}, KeyPrefix: "{env.CADDYOTP_TEST_REDIS_PREFIX}"}
+		provisionRedisStore(t, s)
+		if s.Addresses[0] != srv.Addr() || s.KeyPrefix != "envtest:" {
+			t.Fatalf("expected %s and envtest:, got %v and %s", srv.Addr(), s.Addresses, s.KeyPrefix)
+		}
+		putCode(t, s, CodeKey{Template: "login", Mobile: suiteMobile}, "111111", 5, time.Minute)
+		if n := srv.Client().Exists(context.Background(), "envtest:{+447400123456}:code:login").Val(); n != 1 {
+			t.Fatalf("expected the code under the prefix from the environment, got %d keys", n)
+		}
+	})
+
+	modes := []struct {
+		name string
+		s    RedisStore
+		mode string
+	}{
+		{"one address", RedisStore{Addresses: []string{"127.0.0.1:1"}}, "single"},
+		{"several addresses", RedisStore{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}}, "cluster"},
+		{"addresses in one entry", RedisStore{Addresses: []string{"127.0.0.1:1, 127.0.0.1:2"}}, "cluster"},
+		{"master name", RedisStore{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "mymaster"}, "sentinel"},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			s := m.s
+			provisionRedisStore(t, &s)
+			if s.mode != m.mode {
+				t.Fatalf("expected mode %s, got %s", m.mode, s.mode)
+			}
+		})
+	}
+
+	bad := []struct {
+		name string
+		s    RedisStore
+		want string
+	}{
+		{"negative db", RedisStore{DB: -1}, "db"},
+		{"db with cluster", RedisStore{Addresses: []string{"a:1", "b:1"}, DB: 2}, "db"},
+		{"brace in prefix", RedisStore{KeyPrefix: "otp{x}:"}, "key_prefix"},
+		{"negative timeout", RedisStore{ReadTimeout: -1}, "read_timeout"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+			defer cancel()
+			s := b.s
+			err := s.Provision(ctx)
+			if err == nil || !strings.Contains(err.Error(), b.want) {
+				t.Fatalf("expected an error naming %s, got %v", b.want, err)
+			}
+			if err := s.Cleanup(); err != nil {
+				t.Fatalf("Cleanup after a failed Provision: expected no error, got %v", err)
+			}
+		})
+	}
+}
+
+func TestRedisStoreSharedClient(t *testing.T) {
+	a := &RedisStore{Addresses: []string{"127.0.0.1:1"}, KeyPrefix: "a:"}
+	b := &RedisStore{Addresses: []string{"127.0.0.1:1"}, KeyPrefix: "b:"}
+	other := &RedisStore{Addresses: []string{"127.0.0.1:1"}, Password: "x"}
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	for _, s := range []*RedisStore{a, b, other} {
+		if err := s.Provision(ctx); err != nil {
+			t.Fatalf("Provision: expected no error, got %v", err)
+		}
+	}
+	if a.client != b.client {
+		t.Error("expected stores with one connection identity to share a client")
+	}
+	if a.client == other.client {
+		t.Error("expected another password to get another client")
+	}
+	key := a.poolKey
+	if n, _ := redisClients.References(key); n != 2 {
+		t.Fatalf("expected 2 references, got %d", n)
+	}
+	for _, s := range []*RedisStore{a, b, other} {
+		if err := s.Cleanup(); err != nil {
+			t.Fatalf("Cleanup: expected no error, got %v", err)
+		}
+	}
+	if _, ok := redisClients.References(key); ok {
+		t.Fatal("expected the client to be released after the last cleanup")
+	}
+}
+
+func TestRedisStoreInvalidArguments(t *testing.T) {
+	s := &RedisStore{Addresses: []string{"127.0.0.1:1"}}
+	provisionRedisStore(t, s)
+	testInvalidArguments(t, s) // refused before any I/O
+}

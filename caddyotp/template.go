@@ -1,0 +1,259 @@
+package caddyotp
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
+)
+
+// DefaultTemplate is the template used where none is named. It always exists.
+const DefaultTemplate = "default"
+
+// Defaults and bounds of a template.
+const (
+	defaultMessage  = "Your verification code is {code}. It expires in {minutes} minutes."
+	defaultLength   = 6
+	defaultTTL      = 5 * time.Minute
+	maxTTL          = 10 * time.Minute
+	minTTL          = 1 * time.Second
+	defaultAttempts = 5
+	maxAttempts     = 10
+	defaultResend   = 60 * time.Second
+	maxResend       = time.Hour
+	maxMessageLen   = 480
+)
+
+// Limit kinds, the first word after `limit`.
+const (
+	LimitMobile   = "mobile"
+	LimitIP       = "ip"
+	LimitPrefix   = "prefix"
+	LimitTemplate = "template"
+)
+
+// defaultLimits apply where a template sets none of that kind.
+var defaultLimits = map[string]Limit{
+	LimitMobile:   {Count: 5, Window: time.Hour},
+	LimitIP:       {Count: 20, Window: time.Hour},
+	LimitPrefix:   {Count: 50, Window: time.Hour},
+	LimitTemplate: {Count: 1000, Window: 24 * time.Hour},
+}
+
+// Template is one kind of OTP message with its rules: what the SMS says, how long the code
+// lives, how many tries it has and how often it may be sent.
+type Template struct {
+	// The API key that selects this template (the `template-key` header), compared in
+	// constant time. At least 16 characters. A template without a key is for the gate only.
+	// Takes {env.*} placeholders, resolved at start and never logged. Default: none.
+	Key string `json:"key,omitempty"`
+
+	// The SMS text. {code} is replaced by the code and {minutes} by the code's lifetime in
+	// whole minutes (at least 1). It must contain {code}. At most 480 characters.
+	// Default: `Your verification code is {code}. It expires in {minutes} minutes.`
+	Message string `json:"message,omitempty"`
+
+	// How many digits a code has, 6 to 10. Default: 6
+	Length int `json:"length,omitempty"`
+
+	// How long a code is valid, 1s to 10m. Default: 5m
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// How many wrong codes are accepted before the code is burned, 1 to 10. Default: 5
+	Attempts int `json:"attempts,omitempty"`
+
+	// The shortest time between two sends to the same mobile for this template, 0 to 1h.
+	// Zero turns the interval off (the limits still apply). Default: 60s
+	Resend *caddy.Duration `json:"resend,omitempty"`
+
+	// The alphanumeric sender ID shown on the phone where the country supports it: 1 to 11
+	// letters and digits with at least one letter. Default: none (the provider's)
+	SenderID string `json:"sender_id,omitempty"`
+
+	// The number the SMS is sent from, in E.164. Default: none (the provider's)
+	OriginationNumber string `json:"origination_number,omitempty"`
+
+	// The most, in USD, that the provider may charge for one SMS part; sent to SNS as
+	// AWS.SNS.SMS.MaxPrice. Default: 0 (no cap)
+	MaxPrice float64 `json:"max_price,omitempty"`
+
+	// The destination countries allowed, as ISO 3166-1 alpha-2 codes ("GB", "US"), decided
+	// from the parsed number. Default: none, meaning every country.
+	Countries []string `json:"countries,omitempty"`
+
+	// Send limits by kind: `mobile` (per number), `ip` (per client IP, as Caddy's
+	// {client_ip} gives it, so trusted_proxies applies), `prefix` (per number without its
+	// last four digits) and `template` (all sends of this template). A count of 0 turns the
+	// kind off. Default: mobile 5/1h, ip 20/1h, prefix 50/1h, template 1000/24h
+	Limits map[string]LimitConfig `json:"limits,omitempty"`
+
+	// A domain for the WebOTP / iOS one-time-code line "@example.com #123456" appended to
+	// the message, so browsers can fill the code in. Default: none
+	WebOTP string `json:"web_otp,omitempty"`
+
+	name      string
+	countries map[string]bool
+	limits    map[string]Limit
+}
+
+// LimitConfig is one send limit: Count sends in any Window.
+type LimitConfig struct {
+	// How many sends. 0 turns the limit off.
+	Count int `json:"count"`
+	// The sliding window the count applies to, 1s to 31 days.
+	Window caddy.Duration `json:"window"`
+}
+
+var senderIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,11}$`)
+var letterPattern = regexp.MustCompile(`[A-Za-z]`)
+var webOTPPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$`)
+
+// provision resolves placeholders and fills in defaults.
+func (t *Template) provision(name string, repl *caddy.Replacer) {
+	t.name = name
+	t.Key = repl.ReplaceKnown(t.Key, "")
+	t.SenderID = repl.ReplaceKnown(t.SenderID, "")
+	t.OriginationNumber = repl.ReplaceKnown(t.OriginationNumber, "")
+	t.Message = repl.ReplaceKnown(t.Message, "")
+	if t.Message == "" {
+		t.Message = defaultMessage
+	}
+	if t.Length == 0 {
+		t.Length = defaultLength
+	}
+	if t.TTL == 0 {
+		t.TTL = caddy.Duration(defaultTTL)
+	}
+	if t.Attempts == 0 {
+		t.Attempts = defaultAttempts
+	}
+	if t.Resend == nil {
+		d := caddy.Duration(defaultResend)
+		t.Resend = &d
+	}
+	t.countries = make(map[string]bool, len(t.Countries))
+	for _, c := range t.Countries {
+		t.countries[strings.ToUpper(c)] = true
+	}
+	t.limits = make(map[string]Limit, len(defaultLimits))
+	for kind, l := range defaultLimits {
+		t.limits[kind] = l
+	}
+	for kind, l := range t.Limits {
+		if l.Count == 0 {
+			delete(t.limits, kind)
+			continue
+		}
+		t.limits[kind] = Limit{Count: l.Count, Window: time.Duration(l.Window)}
+	}
+}
+
+// validate checks a provisioned template; every message names the setting.
+func (t *Template) validate() error {
+	if !strings.Contains(t.Message, "{code}") {
+		return fmt.Errorf("message must contain {code}")
+	}
+	if n := len([]rune(t.Message)); n > maxMessageLen {
+		return fmt.Errorf("message is %d characters; at most %d", n, maxMessageLen)
+	}
+	if t.Length < otpcode.MinLength || t.Length > otpcode.MaxLength {
+		return fmt.Errorf("length %d is outside %d..%d", t.Length, otpcode.MinLength, otpcode.MaxLength)
+	}
+	if ttl := time.Duration(t.TTL); ttl < minTTL || ttl > maxTTL {
+		return fmt.Errorf("ttl %s is outside %s..%s", ttl, minTTL, maxTTL)
+	}
+	if t.Attempts < 1 || t.Attempts > maxAttempts {
+		return fmt.Errorf("attempts %d is outside 1..%d", t.Attempts, maxAttempts)
+	}
+	if r := time.Duration(*t.Resend); r < 0 || r > maxResend {
+		return fmt.Errorf("resend %s is outside 0s..%s", r, maxResend)
+	}
+	if t.Key != "" && len(t.Key) < 16 {
+		return fmt.Errorf("key is too short: at least 16 characters")
+	}
+	if t.SenderID != "" {
+		if err := checkSenderID(t.SenderID); err != nil {
+			return fmt.Errorf("sender_id: %w", err)
+		}
+	}
+	if t.OriginationNumber != "" {
+		if err := checkOriginationNumber(t.OriginationNumber); err != nil {
+			return fmt.Errorf("origination_number: %w", err)
+		}
+	}
+	if t.MaxPrice < 0 || t.MaxPrice > 10 {
+		return fmt.Errorf("max_price %v is outside 0..10 USD", t.MaxPrice)
+	}
+	for _, c := range t.Countries {
+		if !knownRegion(strings.ToUpper(c)) {
+			return fmt.Errorf("countries: %q is not an ISO 3166-1 alpha-2 code with a phone plan", c)
+		}
+	}
+	kinds := make([]string, 0, len(t.Limits))
+	for kind := range t.Limits {
+		kinds = append(kinds, kind)
+	}
+	sort.Strings(kinds)
+	for _, kind := range kinds {
+		l := t.Limits[kind]
+		if _, ok := defaultLimits[kind]; !ok {
+			return fmt.Errorf("limit %q: the kind must be mobile, ip, prefix or template", kind)
+		}
+		if l.Count < 0 {
+			return fmt.Errorf("limit %s: count %d is negative", kind, l.Count)
+		}
+		if w := time.Duration(l.Window); l.Count > 0 && (w < time.Second || w > 31*24*time.Hour) {
+			return fmt.Errorf("limit %s: window %s is outside 1s..744h", kind, w)
+		}
+	}
+	if t.WebOTP != "" && !webOTPPattern.MatchString(t.WebOTP) {
+		return fmt.Errorf("web_otp %q is not a lower-case domain name", t.WebOTP)
+	}
+	return nil
+}
+
+// render returns the SMS text for code.
+func (t *Template) render(code string) string {
+	minutes := int(time.Duration(t.TTL) / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	text := strings.NewReplacer("{code}", code, "{minutes}", strconv.Itoa(minutes)).Replace(t.Message)
+	if t.WebOTP != "" {
+		text += "\n\n@" + t.WebOTP + " #" + code
+	}
+	return text
+}
+
+// allowsCountry reports whether the template may send to region.
+func (t *Template) allowsCountry(region string) bool {
+	return len(t.countries) == 0 || t.countries[region]
+}
+
+func checkSenderID(s string) error {
+	if !senderIDPattern.MatchString(s) || !letterPattern.MatchString(s) {
+		return fmt.Errorf("%q must be 1 to 11 ASCII letters and digits with at least one letter", s)
+	}
+	return nil
+}
+
+func checkOriginationNumber(s string) error {
+	if _, err := phone.ParseAny(s); err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
+	return nil
+}
+
+func knownRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(region) != 0
+}
+
+var templateNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
