@@ -57,3 +57,15 @@ func (k redisKeys) budgetMonth(at time.Time) string {
 func (k redisKeys) ledger(template string) string {
 	return k.prefix + "{ledger:" + template + "}"
 }
+
+// revokedSessions holds the gate sessions revoked before their absolute expiry: a sorted
+// set of session ids, each scored with the end of its revocation in Unix milliseconds.
+func (k redisKeys) revokedSessions() string {
+	return k.prefix + "{sessions}:revoked"
+}
+
+// revocations is the Pub/Sub channel on which each revocation is announced as
+// "<id> <until in Unix ms>". A channel is not a key: it needs no hash tag.
+func (k redisKeys) revocations() string {
+	return k.prefix + "revoked"
+}

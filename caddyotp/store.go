@@ -59,6 +59,19 @@ type Store interface {
 
 	// RecentLedger returns the template's newest ledger entries, newest first, at most n.
 	RecentLedger(ctx context.Context, template string, n int) ([]LedgerEntry, error)
+
+	// RevokeSession revokes the gate session id (32 hex digits) on every instance that
+	// shares the store, until `until` (the session's absolute expiry, at most 12h away;
+	// after that the token is dead anyway). Watchers learn of it within a second.
+	RevokeSession(ctx context.Context, id string, until time.Time) error
+
+	// WatchRevocations feeds fn with revocations until ctx ends, and returns only then.
+	// It first delivers every revocation still in force, then calls health(true), then
+	// delivers each new one as it is made. When the feed breaks (so revocations may be
+	// missed) it calls health(false) within a second, reconnects by itself, delivers
+	// every revocation in force again, and calls health(true). fn and health are called
+	// from one goroutine.
+	WatchRevocations(ctx context.Context, fn func(id string, until time.Time), health func(ok bool))
 }
 
 // CodeKey names one live code: a template and a mobile in E.164.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,7 +25,8 @@ type MemoryStore struct {
 	now      func() time.Time // the clock; tests move it
 	stateKey string           // the shared state's name; tests give each store its own
 
-	state *memoryState
+	state    *memoryState
+	released *atomic.Bool // set at Provision
 }
 
 // CaddyModule returns the Caddy module information.
@@ -47,6 +49,7 @@ func (s *MemoryStore) Provision(ctx caddy.Context) error {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.released = new(atomic.Bool)
 	if s.stateKey == "" {
 		s.stateKey = "default"
 	}
@@ -61,12 +64,13 @@ func (s *MemoryStore) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup releases the state; the last user stops its janitor.
+// Cleanup releases the state; the last user stops its janitor. The store stays usable for
+// a request still in flight (its state is kept until garbage collected), so Cleanup never
+// races with one.
 func (s *MemoryStore) Cleanup() error {
-	if s.state == nil {
+	if s.state == nil || s.released == nil || !s.released.CompareAndSwap(false, true) {
 		return nil
 	}
-	s.state = nil
 	_, err := memoryStates.Delete(s.stateKey)
 	return err
 }
@@ -236,7 +240,7 @@ func (s *MemoryStore) ReserveBudget(_ context.Context, at time.Time, microUSD in
 // ReleaseBudget implements Store.
 func (s *MemoryStore) ReleaseBudget(_ context.Context, at time.Time, microUSD int64) error {
 	if microUSD < 0 {
-		return fmt.Errorf("invalid budget release: %d micro-USD", microUSD)
+		return fmt.Errorf("%w: budget release of %d micro-USD", errInvalidArgument, microUSD)
 	}
 	st, now := s.enter()
 	defer st.mu.Unlock()
@@ -278,6 +282,69 @@ func (s *MemoryStore) RecentLedger(_ context.Context, template string, n int) ([
 	return r.newest(n), nil
 }
 
+// RevokeSession implements Store. Watchers of the state, in every config that shares it,
+// get the revocation at once.
+func (s *MemoryStore) RevokeSession(_ context.Context, id string, until time.Time) error {
+	st, now := s.enter()
+	defer st.mu.Unlock()
+	if err := checkRevocation(id, until, now); err != nil {
+		return err
+	}
+	until = revocationEnd(until)
+	if old, ok := st.revoked[id]; ok && old.After(until) {
+		until = old
+	}
+	st.revoked[id] = until
+	for w := range st.watchers {
+		w.queue = append(w.queue, revocation{id: id, until: until})
+		select {
+		case w.wake <- struct{}{}:
+		default: // already woken; it drains the whole queue
+		}
+	}
+	return nil
+}
+
+// WatchRevocations implements Store. The memory store's feed never breaks: health is
+// called once, with true.
+func (s *MemoryStore) WatchRevocations(ctx context.Context, fn func(id string, until time.Time), health func(ok bool)) {
+	w := &memWatcher{wake: make(chan struct{}, 1)}
+	st, now := s.enter()
+	// Registered and read under one lock: nothing is missed, nothing comes twice.
+	var initial []revocation
+	for id, until := range st.revoked {
+		if now.Before(until) {
+			initial = append(initial, revocation{id: id, until: until})
+		}
+	}
+	st.watchers[w] = struct{}{}
+	st.mu.Unlock()
+	defer func() {
+		st.mu.Lock()
+		delete(st.watchers, w)
+		st.mu.Unlock()
+	}()
+
+	for _, r := range initial {
+		fn(r.id, r.until)
+	}
+	health(true)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		}
+		st.mu.Lock()
+		queue := w.queue
+		w.queue = nil
+		st.mu.Unlock()
+		for _, r := range queue {
+			fn(r.id, r.until)
+		}
+	}
+}
+
 // enter locks the state and reads the clock.
 func (s *MemoryStore) enter() (*memoryState, time.Time) {
 	st := s.state
@@ -296,6 +363,8 @@ type memoryState struct {
 	limits    map[string]time.Time // by limit: the GCRA theoretical arrival time
 	budget    map[string]memSpend  // by UTC day or month
 	ledgers   map[string]*ledgerRing
+	revoked   map[string]time.Time // by gate session id: revoked until
+	watchers  map[*memWatcher]struct{}
 
 	stop chan struct{}
 	done chan struct{}
@@ -323,6 +392,18 @@ type memSpend struct {
 	expires  time.Time
 }
 
+// memWatcher is one WatchRevocations call: RevokeSession queues for it under the state's
+// mutex and wakes it; the watcher calls fn from its own goroutine.
+type memWatcher struct {
+	queue []revocation
+	wake  chan struct{} // capacity 1
+}
+
+type revocation struct {
+	id    string
+	until time.Time
+}
+
 func newMemoryState(now func() time.Time, every time.Duration) *memoryState {
 	st := &memoryState{
 		codes:     make(map[CodeKey]*memCode),
@@ -332,6 +413,8 @@ func newMemoryState(now func() time.Time, every time.Duration) *memoryState {
 		limits:    make(map[string]time.Time),
 		budget:    make(map[string]memSpend),
 		ledgers:   make(map[string]*ledgerRing),
+		revoked:   make(map[string]time.Time),
+		watchers:  make(map[*memWatcher]struct{}),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -392,6 +475,11 @@ func (st *memoryState) sweep(now time.Time) {
 	for k, sp := range st.budget {
 		if !now.Before(sp.expires) {
 			delete(st.budget, k)
+		}
+	}
+	for id, until := range st.revoked {
+		if !now.Before(until) {
+			delete(st.revoked, id)
 		}
 	}
 }
@@ -472,6 +560,47 @@ func checkCodeArgs(hash []byte, attempts int, ttl time.Duration) error {
 		return fmt.Errorf("%w: code ttl %s below 1ms", errInvalidArgument, ttl)
 	}
 	return nil
+}
+
+// maxRevocation bounds how far ahead a revocation may end: a gate session lives at most
+// 12h, and an hour more allows for instances whose clocks disagree.
+const maxRevocation = 13 * time.Hour
+
+// checkRevocation checks RevokeSession's arguments. The id is not echoed: it names a live
+// session.
+func checkRevocation(id string, until, now time.Time) error {
+	switch {
+	case !isSessionID(id):
+		return fmt.Errorf("%w: session id is not 32 lower-case hex digits", errInvalidArgument)
+	case !until.After(now):
+		return fmt.Errorf("%w: revocation ends at %s, not in the future", errInvalidArgument, until.UTC().Format(time.RFC3339))
+	case until.Sub(now) > maxRevocation:
+		return fmt.Errorf("%w: revocation ends at %s, more than %s away", errInvalidArgument, until.UTC().Format(time.RFC3339), maxRevocation)
+	}
+	return nil
+}
+
+// isSessionID reports whether id is a gate session id: 32 lower-case hex digits.
+func isSessionID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// revocationEnd is until rounded up to the millisecond, as Redis keeps it, so that both
+// stores deliver the same time and a revocation never ends before the session.
+func revocationEnd(until time.Time) time.Time {
+	t := time.UnixMilli(until.UnixMilli())
+	if t.Before(until) {
+		t = t.Add(time.Millisecond)
+	}
+	return t
 }
 
 // normalizeLockPolicy checks p; a Max below Base means locks of Base.

@@ -2,6 +2,7 @@ package caddyotp
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +118,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	reserve(t, s, clock.now(), 1, BudgetCaps{})
 	putCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "111111", 5, 5*time.Minute)
 	checkCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "000000", p)
+	revoke(t, s, sessionID(1), clock.now().Add(12*time.Hour))
 
 	clock.add(5*time.Minute - time.Nanosecond)
 	expectOutcome(t, checkCode(t, s, k, "000000", lenientPolicy), OutcomeIncorrect, 4)
@@ -130,6 +132,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	sizes := map[string]int{
 		"codes": len(st.codes), "cooldowns": len(st.cooldowns), "runs": len(st.runs),
 		"locks": len(st.locks), "limits": len(st.limits), "budget": len(st.budget),
+		"revoked": len(st.revoked),
 	}
 	st.mu.Unlock()
 	for name, n := range sizes {
@@ -217,12 +220,49 @@ func testInvalidArguments(t *testing.T, s Store) {
 			LockPolicy{After: 1, Window: time.Minute})),
 		"negative reservation": second(s.ReserveBudget(ctx, time.Now(), -1, BudgetCaps{})),
 		"negative release":     s.ReleaseBudget(ctx, time.Now(), -1),
+		"revoke a short id":    s.RevokeSession(ctx, sessionID(1)[1:], time.Now().Add(time.Hour)),
+		"revoke a long id":     s.RevokeSession(ctx, sessionID(1)+"0", time.Now().Add(time.Hour)),
+		"revoke upper case":    s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
+		"revoke not hex":       s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
+		"revoke until past":    s.RevokeSession(ctx, sessionID(1), time.Now().Add(-time.Second)),
+		"revoke until 14h":     s.RevokeSession(ctx, sessionID(1), time.Now().Add(14*time.Hour)),
 	}
 	for name, err := range calls {
-		if err == nil {
-			t.Errorf("%s: expected an error, got none", name)
+		if !errors.Is(err, errInvalidArgument) {
+			t.Errorf("%s: expected errInvalidArgument, got %v", name, err)
 		}
 	}
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestMemoryStoreRevocationClock: the memory store judges revocations by its own clock.
+func TestMemoryStoreRevocationClock(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newTestMemoryStore(t, clock.now)
+	ctx := context.Background()
+	if err := s.RevokeSession(ctx, sessionID(1), clock.now().Add(13*time.Hour+time.Nanosecond)); !errors.Is(err, errInvalidArgument) {
+		t.Fatalf("expected errInvalidArgument past 13h, got %v", err)
+	}
+	revoke(t, s, sessionID(1), clock.now().Add(13*time.Hour))
+	revoke(t, s, sessionID(2), clock.now().Add(time.Hour))
+	clock.add(time.Hour)
+
+	f := watch(t, s)
+	revs := f.untilHealth(t, true, time.Second)
+	if len(revs) != 1 || revs[0].id != sessionID(1) {
+		t.Fatalf("expected only %s in force, got %v", sessionID(1), revs)
+	}
+	select {
+	case e := <-f.events:
+		t.Fatalf("expected nothing after health(true), got %s", e)
+	case <-time.After(50 * time.Millisecond):
+	}
+	f.stop(t)
+	s.state.mu.Lock()
+	n := len(s.state.watchers)
+	s.state.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("expected the watcher to be gone once its context ended, got %d watchers", n)
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,6 +72,8 @@ func TestRedisKeyNames(t *testing.T) {
 		{k.budgetDay(at), "otp:{budget}:d:2026-11-27"},
 		{k.budgetMonth(at), "otp:{budget}:m:2026-11"},
 		{k.ledger("login"), "otp:{ledger:login}"},
+		{k.revokedSessions(), "otp:{sessions}:revoked"},
+		{k.revocations(), "otp:revoked"},
 	} {
 		if c.got != c.want {
 			t.Errorf("expected %s, got %s", c.want, c.got)
@@ -96,6 +100,7 @@ func exerciseRedisStore(t *testing.T, s Store, mobile, code string) {
 	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
 		t.Fatalf("RecentLedger: expected no error, got %v", err)
 	}
+	revoke(t, s, sessionID(1), time.Now().Add(time.Hour))
 }
 
 // dumpRedis returns every key with a printable form of its value.
@@ -117,6 +122,8 @@ func dumpRedis(t *testing.T, c *redis.Client) map[string]string {
 			v, err = c.HGetAll(ctx, key).Result()
 		case "stream":
 			v, err = c.XRange(ctx, key, "-", "+").Result()
+		case "zset":
+			v, err = c.ZRangeWithScores(ctx, key, 0, -1).Result()
 		default:
 			t.Fatalf("expected no %s keys, got %s", typ, key)
 		}
@@ -167,6 +174,7 @@ func TestRedisStoreKeys(t *testing.T) {
 			s.keys.budgetDay(time.Now()):      "budget",
 			s.keys.budgetMonth(time.Now()):    "budget",
 			"otp:{ledger:login}":              "ledger:login",
+			"otp:{sessions}:revoked":          "sessions",
 		}
 		for key, tag := range want {
 			if _, ok := keys[key]; !ok {
@@ -231,6 +239,7 @@ func storeCalls(s Store) map[string]error {
 		"ReleaseBudget": s.ReleaseBudget(ctx, time.Now(), 1),
 		"AppendLedger":  s.AppendLedger(ctx, ledgerEntry("login", 1)),
 		"RecentLedger":  second(s.RecentLedger(ctx, "login", 1)),
+		"RevokeSession": s.RevokeSession(ctx, sessionID(9), time.Now().Add(time.Hour)),
 	}
 }
 
@@ -433,4 +442,230 @@ func TestRedisStoreInvalidArguments(t *testing.T) {
 	s := &RedisStore{Addresses: []string{"127.0.0.1:1"}}
 	provisionRedisStore(t, s)
 	testInvalidArguments(t, s) // refused before any I/O
+}
+
+// TestRedisStoreRevocationTTL: the set lives at least as long as its latest revocation,
+// and drops the revocations that have ended.
+func TestRedisStoreRevocationTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	c, ctx, key := srv.Client(), context.Background(), s.keys.revokedSessions()
+
+	revoke(t, s, sessionID(1), time.Now().Add(12*time.Hour))
+	revoke(t, s, sessionID(2), time.Now().Add(time.Hour))
+	if ttl := c.PTTL(ctx, key).Val(); ttl < 12*time.Hour || ttl > 12*time.Hour+revocationSkew {
+		t.Fatalf("expected a ttl of 12h to 12h+%s, got %s", revocationSkew, ttl)
+	}
+
+	// an entry whose end is past (by more than the skew allowed) goes with the next write
+	old := time.Now().Add(-2 * revocationSkew).UnixMilli()
+	if err := c.ZAdd(ctx, key, redis.Z{Score: float64(old), Member: sessionID(3)}).Err(); err != nil {
+		t.Fatalf("ZADD: expected no error, got %v", err)
+	}
+	revoke(t, s, sessionID(4), time.Now().Add(time.Minute))
+	members := c.ZRange(ctx, key, 0, -1).Val()
+	if strings.Join(members, ",") != strings.Join([]string{sessionID(4), sessionID(2), sessionID(1)}, ",") {
+		t.Fatalf("expected ids 4, 2 and 1 by end, got %v", members)
+	}
+	if ttl := c.PTTL(ctx, key).Val(); ttl < 12*time.Hour-time.Minute {
+		t.Fatalf("expected the ttl to follow the latest revocation, got %s", ttl)
+	}
+}
+
+// startRedisFeed provisions a store on addr and watches it until healthy.
+func startRedisFeed(t *testing.T, addr string) (*RedisStore, *feed) {
+	t.Helper()
+	s := newTestRedisStore(t, addr, "otp:")
+	f := watch(t, s)
+	f.untilHealth(t, true, 3*time.Second)
+	return s, f
+}
+
+// TestRedisStoreRevocationsDownAndBack: a Redis that goes away turns the feed unhealthy
+// within a second; the feed comes back by itself. The restarted Redis is empty: it lost
+// the revocations made before, which is what a Redis without persistence does.
+func TestRedisStoreRevocationsDownAndBack(t *testing.T) {
+	srv := redistest.Start(t)
+	s, f := startRedisFeed(t, srv.Addr())
+
+	srv.Stop()
+	stopped := time.Now()
+	f.untilHealth(t, false, time.Second)
+	t.Logf("health(false) %s after the stop", time.Since(stopped))
+	if err := s.RevokeSession(context.Background(), sessionID(1), time.Now().Add(time.Hour)); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("expected ErrStoreUnavailable while Redis is down, got %v", err)
+	}
+
+	time.Sleep(2 * time.Second) // let the backoff grow to its cap
+	srv.Restart()
+	restarted := time.Now()
+	if revs := f.untilHealth(t, true, 3*time.Second); len(revs) != 0 {
+		t.Fatalf("expected no revocations from an empty Redis, got %v", revs)
+	}
+	t.Logf("health(true) %s after the restart", time.Since(restarted))
+
+	id, until := sessionID(2), time.Now().Add(time.Hour)
+	revoke(t, s, id, until)
+	f.expectRevoked(t, id, until, time.Second)
+}
+
+// TestRedisStoreRevocationsReload: a revocation made while the feed was down comes when
+// it is back, before health(true).
+func TestRedisStoreRevocationsReload(t *testing.T) {
+	srv := redistest.Start(t)
+	s, f := startRedisFeed(t, srv.Addr())
+
+	// Drop the feed's connection from the server side; Redis itself stays up.
+	if err := srv.Client().ClientKillByFilter(context.Background(), "TYPE", "pubsub").Err(); err != nil {
+		t.Fatalf("CLIENT KILL: expected no error, got %v", err)
+	}
+	f.untilHealth(t, false, time.Second)
+	id, until := sessionID(1), time.Now().Add(time.Hour)
+	revoke(t, s, id, until) // the feed may be back already: it comes either way
+	f.expectRevoked(t, id, until, 3*time.Second)
+}
+
+// freezingProxy forwards TCP to a backend until frozen; then it holds every byte, as a
+// network that silently drops packets would, and new connections get no answer.
+type freezingProxy struct {
+	l       net.Listener
+	backend string
+	frozen  atomic.Bool
+}
+
+func startFreezingProxy(t *testing.T, backend string) *freezingProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: expected no error, got %v", err)
+	}
+	p := &freezingProxy{l: l, backend: backend}
+	var conns []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", backend)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, b)
+			mu.Unlock()
+			go p.pipe(b, c)
+			go p.pipe(c, b)
+		}
+	}()
+	return p
+}
+
+func (p *freezingProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		for p.frozen.Load() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// TestRedisStoreRevocationsSilent: a connection that stays open but carries nothing is
+// noticed by the pings within a second.
+func TestRedisStoreRevocationsSilent(t *testing.T) {
+	srv := redistest.Start(t)
+	p := startFreezingProxy(t, srv.Addr())
+	s, f := startRedisFeed(t, p.l.Addr().String())
+
+	p.frozen.Store(true)
+	frozen := time.Now()
+	f.untilHealth(t, false, time.Second)
+	t.Logf("health(false) %s after the network froze", time.Since(frozen))
+
+	p.frozen.Store(false)
+	thawed := time.Now()
+	f.untilHealth(t, true, 5*time.Second)
+	t.Logf("health(true) %s after the network came back", time.Since(thawed))
+	id, until := sessionID(1), time.Now().Add(time.Hour)
+	revoke(t, s, id, until)
+	f.expectRevoked(t, id, until, time.Second)
+}
+
+// TestRedisStoreRevocationsStop: no goroutine of the feed outlives its context, whether
+// the feed was live or retrying.
+func TestRedisStoreRevocationsStop(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newTestRedisStore(t, srv.Addr(), "otp:")
+	revoke(t, s, sessionID(1), time.Now().Add(time.Hour)) // the client's own goroutines, if any, start now
+	before := runtime.NumGoroutine()
+
+	f := watch(t, s)
+	f.untilHealth(t, true, 3*time.Second)
+	start := time.Now()
+	f.stop(t)
+	t.Logf("live feed returned %s after its context ended", time.Since(start))
+
+	srv.Stop()
+	f = watch(t, s) // retrying: Redis is down
+	time.Sleep(500 * time.Millisecond)
+	start = time.Now()
+	f.stop(t)
+	t.Logf("retrying feed returned %s after its context ended", time.Since(start))
+
+	var now int
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if now = runtime.NumGoroutine(); now <= before {
+			return
+		}
+	}
+	buf := make([]byte, 1<<20)
+	t.Fatalf("expected at most %d goroutines, got %d:\n%s", before, now, buf[:runtime.Stack(buf, true)])
+}
+
+// TestRedisStoreRevocationsCluster: the script and the feed work on Redis Cluster (the
+// announcement reaches a watcher subscribed through any node) and with Sentinel.
+func TestRedisStoreRevocationsCluster(t *testing.T) {
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t)
+		s := &RedisStore{Addresses: c.Addrs(), KeyPrefix: "otp:"}
+		provisionRedisStore(t, s)
+		revoke(t, s, sessionID(1), time.Now().Add(time.Hour))
+		f := watch(t, s)
+		if revs := f.untilHealth(t, true, 5*time.Second); len(revs) != 1 {
+			t.Fatalf("expected one revocation, got %v", revs)
+		}
+		id, until := sessionID(2), time.Now().Add(time.Hour)
+		revoke(t, s, id, until)
+		f.expectRevoked(t, id, until, time.Second)
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		sn := redistest.StartSentinel(t)
+		s := &RedisStore{Addresses: sn.SentinelAddrs(), MasterName: sn.MasterName(), KeyPrefix: "otp:"}
+		provisionRedisStore(t, s)
+		f := watch(t, s)
+		f.untilHealth(t, true, 5*time.Second)
+		id, until := sessionID(2), time.Now().Add(time.Hour)
+		revoke(t, s, id, until)
+		f.expectRevoked(t, id, until, time.Second)
+	})
 }

@@ -52,6 +52,11 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
 		{"budget caps in parallel", testBudgetParallel},
 		{"ledger newest first", testLedgerOrder},
 		{"ledger capped", testLedgerCapped},
+		{"revocation before watch comes first", testRevocationBeforeWatch},
+		{"revocation after watch", testRevocationAfterWatch},
+		{"revocation in the past", testRevocationPast},
+		{"revocation keeps the later end", testRevocationLaterEnd},
+		{"revocation to two watchers", testRevocationTwoWatchers},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -597,4 +602,192 @@ func testLedgerCapped(t *testing.T, s Store) {
 			t.Fatalf("entry %d: expected %s, got %s", i, want, got[i].MessageID)
 		}
 	}
+}
+
+// sessionID is a made-up gate session id: 32 lower-case hex digits.
+func sessionID(n int) string {
+	return fmt.Sprintf("%032x", n)
+}
+
+func revoke(t *testing.T, s Store, id string, until time.Time) {
+	t.Helper()
+	if err := s.RevokeSession(context.Background(), id, until); err != nil {
+		t.Fatalf("RevokeSession: expected no error, got %v", err)
+	}
+}
+
+// feedEvent is one call a watcher received: a revocation, or health when isHealth.
+type feedEvent struct {
+	id       string
+	until    time.Time
+	isHealth bool
+	ok       bool
+}
+
+func (e feedEvent) String() string {
+	if e.isHealth {
+		return fmt.Sprintf("health(%t)", e.ok)
+	}
+	return fmt.Sprintf("revoked %s until %s", e.id, e.until.Format(time.RFC3339Nano))
+}
+
+// feed is a running WatchRevocations, stopped when the test ends.
+type feed struct {
+	events chan feedEvent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func watch(t *testing.T, s Store) *feed {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &feed{events: make(chan feedEvent, 1000), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		s.WatchRevocations(ctx,
+			func(id string, until time.Time) { f.events <- feedEvent{id: id, until: until} },
+			func(ok bool) { f.events <- feedEvent{isHealth: true, ok: ok} })
+	}()
+	t.Cleanup(func() { f.stop(t) })
+	return f
+}
+
+// stop cancels the watch and waits for WatchRevocations to return.
+func (f *feed) stop(t *testing.T) {
+	t.Helper()
+	f.cancel()
+	select {
+	case <-f.done:
+	case <-time.After(2 * time.Second):
+		t.Errorf("expected WatchRevocations to return once its context ended, still running after 2s")
+	}
+}
+
+// next returns the next event, failing the test after within.
+func (f *feed) next(t *testing.T, within time.Duration) feedEvent {
+	t.Helper()
+	select {
+	case e := <-f.events:
+		return e
+	case <-time.After(within):
+		t.Fatalf("expected an event within %s, got none", within)
+		return feedEvent{}
+	}
+}
+
+// untilHealth returns the revocations delivered before the next health call, which must
+// be health(ok).
+func (f *feed) untilHealth(t *testing.T, ok bool, within time.Duration) []feedEvent {
+	t.Helper()
+	var revs []feedEvent
+	deadline := time.Now().Add(within)
+	for {
+		e := f.next(t, max(time.Until(deadline), time.Millisecond))
+		if !e.isHealth {
+			revs = append(revs, e)
+			continue
+		}
+		if e.ok != ok {
+			t.Fatalf("expected health(%t), got %s", ok, e)
+		}
+		return revs
+	}
+}
+
+// expectRevoked waits for the revocation of id, skipping repeats of other revocations.
+func (f *feed) expectRevoked(t *testing.T, id string, until time.Time, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		e := f.next(t, max(time.Until(deadline), time.Millisecond))
+		if e.isHealth {
+			t.Fatalf("expected the revocation of %s, got %s", id, e)
+		}
+		if e.id == id {
+			expectRevocationEnd(t, e, until)
+			return
+		}
+	}
+}
+
+// expectRevocationEnd checks the end a store delivers: until rounded up to the millisecond.
+func expectRevocationEnd(t *testing.T, e feedEvent, until time.Time) {
+	t.Helper()
+	if d := e.until.Sub(until); d < 0 || d >= time.Millisecond {
+		t.Fatalf("expected %s to end at %s (to the millisecond), got %s", e.id, until.Format(time.RFC3339Nano), e)
+	}
+}
+
+func testRevocationBeforeWatch(t *testing.T, s Store) {
+	a, b := sessionID(1), sessionID(2)
+	untilA, untilB := time.Now().Add(time.Hour), time.Now().Add(12*time.Hour)
+	revoke(t, s, a, untilA)
+	revoke(t, s, b, untilB)
+
+	f := watch(t, s)
+	revs := f.untilHealth(t, true, 2*time.Second)
+	got := make(map[string]feedEvent)
+	for _, e := range revs {
+		got[e.id] = e
+	}
+	if len(got) != 2 {
+		t.Fatalf("expected %s and %s before health(true), got %v", a, b, revs)
+	}
+	expectRevocationEnd(t, got[a], untilA)
+	expectRevocationEnd(t, got[b], untilB)
+}
+
+func testRevocationAfterWatch(t *testing.T, s Store) {
+	f := watch(t, s)
+	if revs := f.untilHealth(t, true, 2*time.Second); len(revs) != 0 {
+		t.Fatalf("expected no revocations yet, got %v", revs)
+	}
+	id, until := sessionID(3), time.Now().Add(8*time.Hour)
+	start := time.Now()
+	revoke(t, s, id, until)
+	f.expectRevoked(t, id, until, time.Second)
+	t.Logf("delivered %s after the revocation", time.Since(start))
+}
+
+func testRevocationPast(t *testing.T, s Store) {
+	past, live := sessionID(4), sessionID(5)
+	revoke(t, s, past, time.Now().Add(100*time.Millisecond))
+	revoke(t, s, live, time.Now().Add(time.Hour))
+	time.Sleep(200 * time.Millisecond)
+
+	f := watch(t, s)
+	revs := f.untilHealth(t, true, 2*time.Second)
+	if len(revs) != 1 || revs[0].id != live {
+		t.Fatalf("expected only %s, got %v", live, revs)
+	}
+}
+
+func testRevocationLaterEnd(t *testing.T, s Store) {
+	id := sessionID(6)
+	later := time.Now().Add(2 * time.Hour)
+	revoke(t, s, id, later)
+	revoke(t, s, id, time.Now().Add(time.Hour))
+
+	f := watch(t, s)
+	revs := f.untilHealth(t, true, 2*time.Second)
+	if len(revs) != 1 {
+		t.Fatalf("expected one revocation, got %v", revs)
+	}
+	expectRevocationEnd(t, revs[0], later)
+}
+
+func testRevocationTwoWatchers(t *testing.T, s Store) {
+	f1, f2 := watch(t, s), watch(t, s)
+	f1.untilHealth(t, true, 2*time.Second)
+	f2.untilHealth(t, true, 2*time.Second)
+	id, until := sessionID(7), time.Now().Add(time.Hour)
+	revoke(t, s, id, until)
+	f1.expectRevoked(t, id, until, time.Second)
+	f2.expectRevoked(t, id, until, time.Second)
+
+	// one watcher's end leaves the other one fed
+	f1.stop(t)
+	id2 := sessionID(8)
+	revoke(t, s, id2, until)
+	f2.expectRevoked(t, id2, until, time.Second)
 }

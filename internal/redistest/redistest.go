@@ -1,5 +1,7 @@
-// Package redistest starts a private redis-server for a test. It never connects to any
-// other Redis and never flushes anything it did not start.
+// Package redistest starts private Redis servers for a test: a single server (Start), one
+// with TLS (StartTLS), a three-master Cluster (StartCluster) and a primary, replica and
+// sentinel (StartSentinel), all on free 127.0.0.1 ports and killed when the test ends. It
+// never connects to any other Redis and never flushes anything it did not start.
 package redistest
 
 import (
@@ -25,10 +27,14 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	// extra gives more arguments for redis-server on port: first before the common
+	// ones (where a config file must go), last after them.
+	extra func(port int) (first, last []string)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
+	out    *syncBuffer   // the output of cmd
 	client *redis.Client
 }
 
@@ -37,15 +43,17 @@ type Server struct {
 // which installs it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is not on PATH (%v): run ./test.sh, which installs it", err)
-	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	return startServer(t, t.TempDir(), nil)
+}
+
+// startServer is Start with extra arguments for redis-server, in dir.
+func startServer(t testing.TB, dir string, extra func(port int) (first, last []string)) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: lookPath(t, "redis-server"), dir: dir, extra: extra}
 	t.Cleanup(s.close)
 
 	// A free port can be taken by someone else before redis-server binds it: try again.
-	var lastErr error
+	var err, lastErr error
 	for range 3 {
 		s.port, err = freePort()
 		if err != nil {
@@ -57,6 +65,16 @@ func Start(t testing.TB) *Server {
 	}
 	t.Fatalf("starting redis-server: %v", lastErr)
 	return nil
+}
+
+// lookPath finds a Redis program, or fails the test: Redis is required, never skipped.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not on PATH (%v): run ./test.sh, which installs it", name, err)
+	}
+	return bin
 }
 
 // Addr is the server's host:port.
@@ -72,6 +90,16 @@ func (s *Server) Client() *redis.Client {
 		s.client = redis.NewClient(&redis.Options{Addr: s.Addr()})
 	}
 	return s.client
+}
+
+// Output is what the running (or last) redis-server process wrote, for failure messages.
+func (s *Server) Output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.out == nil {
+		return ""
+	}
+	return s.out.String()
 }
 
 // Stop kills the server; its port stays reserved for Restart.
@@ -95,15 +123,23 @@ func (s *Server) Restart() {
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := new(bytes.Buffer)
-	cmd := exec.Command(s.bin,
+	out := new(syncBuffer)
+	var first, last []string
+	if s.extra != nil {
+		first, last = s.extra(s.port)
+	}
+	args := append(first,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
+		// A replica's first sync would wait 5s for others to join it.
+		"--repl-diskless-sync-delay", "0",
 		"--dir", s.dir,
 	)
+	cmd := exec.Command(s.bin, append(args, last...)...)
 	cmd.Stdout, cmd.Stderr = out, out
+	s.out = out
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -164,6 +200,40 @@ func (s *Server) close() {
 		s.client = nil
 	}
 	s.kill()
+}
+
+// syncBuffer is a bytes.Buffer that the process's output and the test may use at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// sidePort gives a second free port for each main port, the same one every time, so
+// that a Restart keeps it.
+func sidePort(t testing.TB) func(port int) int {
+	var main, side int
+	return func(port int) int {
+		if port != main {
+			var err error
+			if side, err = freePort(); err != nil {
+				t.Fatalf("finding a free port: %v", err)
+			}
+			main = port
+		}
+		return side
+	}
 }
 
 // freePort asks the kernel for a free port on 127.0.0.1.
