@@ -28,6 +28,12 @@ type App struct {
 	// placeholders; never logged. Default: random, memory store only.
 	Secret string `json:"secret,omitempty"`
 
+	// Earlier secrets that still verify gate sessions, so that a new secret can be rolled
+	// out without signing everyone out. Remove them once the longest session has ended
+	// (12h at most). Codes in flight are only good under the current secret.
+	// Default: none
+	PreviousSecrets []string `json:"previous_secrets,omitempty"`
+
 	// Where codes, counters, the budget and the ledger live: a module in the otp.stores
 	// namespace. Default: `memory`
 	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=otp.stores inline_key=store"`
@@ -60,6 +66,8 @@ type App struct {
 	templates map[string]*Template
 	policy    LockPolicy
 	metrics   *metrics
+	sessions  *sessionManager
+	bg        *background
 	logger    *zap.Logger
 }
 
@@ -128,6 +136,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		a.logger.Info("no secret set: using a random one; codes and sessions end when Caddy stops")
 	}
+
+	secrets := [][]byte{a.secret}
+	for i, p := range a.PreviousSecrets {
+		p = repl.ReplaceKnown(p, "")
+		if len(p) < 32 {
+			return fmt.Errorf("previous_secrets[%d] is %d bytes; at least 32 are needed", i, len(p))
+		}
+		secrets = append(secrets, []byte(p))
+	}
+	a.sessions = newSessionManager(secrets)
+	a.bg = new(background)
 
 	a.templates = make(map[string]*Template, len(a.Templates)+1)
 	for name, t := range a.Templates {
@@ -239,11 +258,18 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start starts the app.
-func (a *App) Start() error { return nil }
+// Start follows the store's session revocations.
+func (a *App) Start() error {
+	a.sessions.start(a.store, a.logger)
+	return nil
+}
 
-// Stop stops the app.
-func (a *App) Stop() error { return nil }
+// Stop waits for the gate's background sends and stops following revocations.
+func (a *App) Stop() error {
+	a.bg.stop()
+	a.sessions.stop()
+	return nil
+}
 
 // template returns the template by name, or nil.
 func (a *App) template(name string) *Template {

@@ -14,6 +14,9 @@ import (
 func init() {
 	httpcaddyfile.RegisterGlobalOption("otp", parseGlobalOTP)
 	httpcaddyfile.RegisterHandlerDirective("otp_api", parseAPI)
+	httpcaddyfile.RegisterHandlerDirective("otp_gate", parseGate)
+	// The gate runs after the first factors, so {http.auth.user.id} is known to it.
+	httpcaddyfile.RegisterDirectiveOrder("otp_gate", httpcaddyfile.After, "forward_auth")
 	// The API answers requests itself, so it sits among the responders.
 	httpcaddyfile.RegisterDirectiveOrder("otp_api", httpcaddyfile.Before, "respond")
 }
@@ -24,6 +27,7 @@ func init() {
 //
 //	otp {
 //		secret <secret>
+//		previous_secrets <secret...>
 //		store <module> { … }
 //		sender <module> { … }
 //		send_timeout <duration>
@@ -78,6 +82,11 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 		case "secret":
 			if err := oneArg(d, &app.Secret); err != nil {
 				return nil, err
+			}
+		case "previous_secrets":
+			app.PreviousSecrets = d.RemainingArgs()
+			if len(app.PreviousSecrets) == 0 {
+				return nil, d.ArgErr()
 			}
 		case "store", "sender":
 			if !d.NextArg() {
@@ -294,6 +303,90 @@ func parseAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 		return nil, h.Errf("unrecognized subdirective '%s'", h.Val())
 	}
 	return new(API), nil
+}
+
+// parseGate sets up the otp_gate handler.
+//
+// Syntax:
+//
+//	otp_gate [<matcher>] [<template>] {
+//		allow <mobile...> | any
+//		user <placeholder>
+//		mobiles {
+//			<user> <mobile>
+//		}
+//		session <duration>
+//		idle <duration>
+//		header <name>
+//		title <text>
+//	}
+func parseGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h.Next() // "otp_gate"
+	g := new(Gate)
+	if h.NextArg() {
+		g.Template = h.Val()
+		if h.NextArg() {
+			return nil, h.ArgErr()
+		}
+	}
+	seen := map[string]bool{}
+	for h.NextBlock(0) {
+		w := h.Val()
+		if seen[w] {
+			return nil, h.Errf("'%s' is given more than once", w)
+		}
+		seen[w] = true
+		var err error
+		switch w {
+		case "allow":
+			args := h.RemainingArgs()
+			if len(args) == 0 {
+				return nil, h.Errf("allow needs mobiles in E.164, or 'any'")
+			}
+			if len(args) == 1 && args[0] == "any" {
+				g.AllowAny = true
+			} else {
+				for _, a := range args {
+					if a == "any" {
+						return nil, h.Errf("'allow any' stands alone")
+					}
+				}
+				g.Allow = args
+			}
+		case "user":
+			err = oneArg(h.Dispenser, &g.User)
+		case "mobiles":
+			if h.NextArg() {
+				return nil, h.ArgErr()
+			}
+			g.Mobiles = map[string]string{}
+			for nesting := h.Nesting(); h.NextBlock(nesting); {
+				user := h.Val()
+				args := h.RemainingArgs()
+				if len(args) != 1 {
+					return nil, h.Errf("mobiles: '%s' needs exactly one mobile", user)
+				}
+				if _, dup := g.Mobiles[user]; dup {
+					return nil, h.Errf("mobiles: '%s' is given more than once", user)
+				}
+				g.Mobiles[user] = args[0]
+			}
+		case "session":
+			g.Session, err = durationArg(h.Dispenser)
+		case "idle":
+			g.Idle, err = durationArg(h.Dispenser)
+		case "header":
+			err = oneArg(h.Dispenser, &g.Header)
+		case "title":
+			err = oneArg(h.Dispenser, &g.Title)
+		default:
+			return nil, h.Errf("unrecognized subdirective '%s'", w)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
 }
 
 func oneArg(d *caddyfile.Dispenser, dst *string) error {

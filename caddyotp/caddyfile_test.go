@@ -91,6 +91,14 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"lockout unknown", "{\n otp {\n  lockout {\n   forever 3\n  }\n }\n}", "unrecognized subdirective 'forever'"},
 		{"otp arguments", "{\n otp extra {\n }\n}", "wrong argument count"},
 		{"api arguments", "http://localhost {\n otp_api extra\n}", "wrong argument count"},
+		{"gate extra arg", "http://localhost {\n otp_gate login extra\n}", "wrong argument count"},
+		{"gate unknown", "http://localhost {\n otp_gate {\n  allowed any\n }\n}", "unrecognized subdirective 'allowed'"},
+		{"gate allow empty", "http://localhost {\n otp_gate {\n  allow\n }\n}", "allow needs mobiles in E.164, or 'any'"},
+		{"gate allow any mixed", "http://localhost {\n otp_gate {\n  allow any +447400123456\n }\n}", "'allow any' stands alone"},
+		{"gate twice", "http://localhost {\n otp_gate {\n  idle 1m\n  idle 2m\n }\n}", "'idle' is given more than once"},
+		{"gate idle", "http://localhost {\n otp_gate {\n  idle forever\n }\n}", "'idle': 'forever' is not a duration"},
+		{"gate mobiles arity", "http://localhost {\n otp_gate {\n  mobiles {\n   alice\n  }\n }\n}", "mobiles: 'alice' needs exactly one mobile"},
+		{"gate mobiles dup", "http://localhost {\n otp_gate {\n  mobiles {\n   a +447400123456\n   a +447400123457\n  }\n }\n}", "mobiles: 'a' is given more than once"},
 		{"api block", "http://localhost {\n otp_api {\n  foo\n }\n}", "unrecognized subdirective 'foo'"},
 	}
 	for _, tt := range tests {

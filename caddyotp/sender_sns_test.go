@@ -19,33 +19,10 @@ import (
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 )
 
-// offlineAWS points the AWS SDK's environment at nothing real: fixed credentials, empty
-// shared files, no instance metadata, no region and no endpoint override.
+// offlineAWS points the AWS SDK's environment at nothing real.
 func offlineAWS(t *testing.T) {
 	t.Helper()
-	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":                  "test",
-		"AWS_SECRET_ACCESS_KEY":              "test",
-		"AWS_SESSION_TOKEN":                  "",
-		"AWS_EC2_METADATA_DISABLED":          "true",
-		"AWS_CONFIG_FILE":                    empty,
-		"AWS_SHARED_CREDENTIALS_FILE":        empty,
-		"AWS_PROFILE":                        "",
-		"AWS_DEFAULT_PROFILE":                "",
-		"AWS_REGION":                         "",
-		"AWS_DEFAULT_REGION":                 "",
-		"AWS_ENDPOINT_URL":                   "",
-		"AWS_ENDPOINT_URL_SNS":               "",
-		"AWS_DEFAULTS_MODE":                  "",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
-		"AWS_WEB_IDENTITY_TOKEN_FILE":        "",
-	} {
-		t.Setenv(k, v)
-	}
+	snsdouble.OfflineAWS(t)
 }
 
 // caddyContext is a bare Caddy context that ends with the test.

@@ -1,0 +1,244 @@
+package caddyotp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
+)
+
+// Cookie names. On HTTPS the __Host- prefix makes the browser insist on Secure, Path=/ and
+// no Domain, so no sibling subdomain can plant or widen the cookie.
+const (
+	sessionCookie   = "otp_session"
+	challengeCookie = "otp_challenge"
+)
+
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
+
+func challengeCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return "__Host-" + challengeCookie
+	}
+	return challengeCookie
+}
+
+// cookieValue finds a cookie without parsing all of them (this is on every gated request).
+func cookieValue(r *http.Request, name string) string {
+	for _, line := range r.Header["Cookie"] {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
+				return part[len(name)+1:]
+			}
+		}
+	}
+	return ""
+}
+
+// removeCookies drops the named cookies from the Cookie header the upstream sees.
+func removeCookies(r *http.Request, names ...string) {
+	lines := r.Header["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	changed := false
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			drop := false
+			for _, n := range names {
+				if strings.HasPrefix(part, n+"=") {
+					drop = true
+					break
+				}
+			}
+			if drop {
+				changed = true
+			} else if part != "" {
+				kept = append(kept, part)
+			}
+		}
+	}
+	if !changed {
+		return
+	}
+	if len(kept) == 0 {
+		r.Header.Del("Cookie")
+		return
+	}
+	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
+func (g *Gate) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires int64) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: token, Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(expires - time.Now().Unix())})
+}
+
+func (g *Gate) setChallengeCookie(w http.ResponseWriter, r *http.Request, c challengeClaims) {
+	http.SetCookie(w, &http.Cookie{Name: challengeCookieName(r), Value: g.app.sessions.sealChallenge(c), Path: "/",
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(challengeLife / time.Second)})
+}
+
+func (g *Gate) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+// selfURL is where the browser goes back to: the path and query it asked for, as Caddy
+// received them before any rewrite. Nothing a client sends in headers or parameters is
+// used; a leading "//" is collapsed so the target can never leave the site.
+func selfURL(r *http.Request) string {
+	u := r.URL
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		u = orig.URL
+	}
+	target := "/" + strings.TrimLeft(u.EscapedPath(), "/\\")
+	if u.RawQuery != "" {
+		target += "?" + u.RawQuery
+	}
+	return target
+}
+
+// originalPrefix maps the path before /.otp/ of the (possibly rewritten) request to the
+// path the browser used.
+func originalPrefix(r *http.Request, base string) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		p := orig.URL.EscapedPath()
+		if i := strings.Index(p, reservedSegment); i >= 0 {
+			base = p[:i+1]
+		}
+	}
+	return "/" + strings.TrimLeft(base, "/\\")
+}
+
+func (g *Gate) redirectToSelf(w http.ResponseWriter, r *http.Request) error {
+	setSecurityHeaders(w.Header())
+	w.Header().Set("Location", selfURL(r))
+	w.WriteHeader(http.StatusSeeOther)
+	return nil
+}
+
+// seeOther stores the challenge and sends the browser back to the same URL (post, redirect,
+// get: a reload never posts again).
+func (g *Gate) seeOther(w http.ResponseWriter, r *http.Request, c challengeClaims) error {
+	g.setChallengeCookie(w, r, c)
+	return g.redirectToSelf(w, r)
+}
+
+func isForm(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && (mt == "application/x-www-form-urlencoded")
+}
+
+func acceptsHTML(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
+
+// normalizeHeaderName lower-cases a header name and reads '_' as '-'.
+func normalizeHeaderName(s string) string {
+	return strings.ToLower(strings.ReplaceAll(s, "_", "-"))
+}
+
+//go:embed pages/page.html pages/page.css
+var pageFiles embed.FS
+
+var (
+	pageTemplate = template.Must(template.ParseFS(pageFiles, "pages/page.html"))
+	pageCSS      = func() string { b, _ := pageFiles.ReadFile("pages/page.css"); return string(b) }()
+	// pageCSP allows exactly the inline stylesheet, by its hash, and posts to this site.
+	pageCSP = func() string {
+		sum := sha256.Sum256([]byte(pageCSS))
+		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+			"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	}()
+)
+
+// page is what the page template shows.
+type page struct {
+	Step      string // mobile, identity, code, logout, unavailable
+	Title     string
+	Heading   string
+	Error     string
+	Notice    string
+	CSRF      string
+	Mobile    string
+	Masked    string
+	Length    int
+	CanResend bool
+	ResendIn  int
+	Identity  bool
+	CSS       template.CSS
+}
+
+// renderChallenge stores the challenge and shows its current step.
+func (g *Gate) renderChallenge(w http.ResponseWriter, r *http.Request, status int, c challengeClaims, now time.Time, msg pageMsg) error {
+	g.setChallengeCookie(w, r, c)
+	p := page{Title: g.Title, Error: msg.Error, Notice: msg.Notice, CSRF: c.csrf(), Mobile: msg.Mobile,
+		Length: g.tmpl.Length, Identity: g.User != ""}
+	switch {
+	case c.Mobile != "":
+		p.Step, p.Heading = "code", "Enter your code"
+		p.Masked = maskForPage(c.Mobile)
+		p.ResendIn = g.resendWait(c, now)
+		p.CanResend = p.ResendIn == 0
+	case g.User != "":
+		p.Step, p.Heading = "identity", "Confirm it's you"
+		mobile := g.Mobiles[g.currentUser(r)]
+		if mobile == "" {
+			mobile = g.decoyMobile(g.currentUser(r))
+		}
+		p.Masked = maskForPage(mobile)
+	default:
+		p.Step, p.Heading = "mobile", "Sign in with your phone"
+	}
+	return g.render(w, r, status, p)
+}
+
+func maskForPage(e164 string) string {
+	n, err := phone.Parse(e164)
+	if err != nil {
+		return "+•• •••• ••••"
+	}
+	return n.MaskForPage()
+}
+
+func (g *Gate) render(w http.ResponseWriter, r *http.Request, status int, p page) error {
+	p.CSS = template.CSS(pageCSS)
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, p); err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	h := w.Header()
+	setSecurityHeaders(h)
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
