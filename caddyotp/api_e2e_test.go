@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -37,25 +36,32 @@ type apiEnv struct {
 // setAWSEnv keeps the AWS SDK away from the network and real credentials.
 func setAWSEnv(t *testing.T) {
 	t.Helper()
-	empty := t.TempDir() + "/empty"
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", empty)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	snsdouble.OfflineAWS(t)
 }
 
 // startAPI starts Caddy with the given store ("memory" or "redis") and extra lines for the
 // otp block and for the login template.
 func startAPI(t *testing.T, store, appExtra, templateExtra string) *apiEnv {
 	t.Helper()
+	return startAPIWith(t, apiOptions{store: store, app: appExtra, template: templateExtra})
+}
+
+// apiOptions is what startAPIWith puts into the Caddyfile besides the fixed parts.
+type apiOptions struct {
+	store    string // "memory" (the default) or "redis"
+	global   string // extra lines for the global options, such as a `servers { … }` block
+	app      string // extra lines for the otp block: prices, budget, lockout, more templates
+	template string // extra lines for the login template
+}
+
+// startAPIWith starts Caddy with the otp_api under /otp/ and Caddy's metrics handler at
+// /metrics.
+func startAPIWith(t *testing.T, o apiOptions) *apiEnv {
+	t.Helper()
 	setAWSEnv(t)
 	env := &apiEnv{sns: snsdouble.New(t)}
 	storeBlock := "store memory"
-	if store == "redis" {
+	if o.store == "redis" {
 		env.redis = redistest.Start(t)
 		storeBlock = fmt.Sprintf("store redis {\n\t\t\taddress %s\n\t\t}", env.redis.Addr())
 	}
@@ -63,6 +69,7 @@ func startAPI(t *testing.T, store, appExtra, templateExtra string) *apiEnv {
 	env.base = testcaddy.Site(port)
 	testcaddy.Start(t, fmt.Sprintf(`{
 	admin off
+	%s
 	otp {
 		secret %s
 		%s
@@ -86,9 +93,12 @@ func startAPI(t *testing.T, store, appExtra, templateExtra string) *apiEnv {
 	handle_path /otp/* {
 		otp_api
 	}
+	handle /metrics {
+		metrics
+	}
 	respond "upstream"
 }
-`, secret, storeBlock, env.sns.URL(), appExtra, loginKey, templateExtra, env.base))
+`, o.global, secret, storeBlock, env.sns.URL(), o.app, loginKey, o.template, env.base))
 	return env
 }
 
@@ -107,15 +117,25 @@ func (r reply) errorCode() string {
 
 func (env *apiEnv) do(t *testing.T, method, path, key, contentType, body string) reply {
 	t.Helper()
+	h := http.Header{}
+	if key != "" {
+		h.Set("template-key", key)
+	}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	return env.doHeader(t, method, path, h, body)
+}
+
+// doHeader makes one request with the headers given.
+func (env *apiEnv) doHeader(t *testing.T, method, path string, header http.Header, body string) reply {
+	t.Helper()
 	req, err := http.NewRequest(method, env.base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("template-key", key)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

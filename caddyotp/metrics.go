@@ -9,8 +9,8 @@ import (
 // metrics are the app's Prometheus series in Caddy's registry. Labels are small fixed sets:
 // template names, ISO countries, outcomes and limit kinds; never a mobile or an IP.
 type metrics struct {
-	sends          *prometheus.CounterVec   // template, country, outcome (sent|failed)
-	verifications  *prometheus.CounterVec   // template, outcome
+	sends          *prometheus.CounterVec   // template, country, outcome (sent|failed|unknown)
+	verifications  *prometheus.CounterVec   // template, country, outcome
 	limitHits      *prometheus.CounterVec   // template, kind
 	lockouts       *prometheus.CounterVec   // template
 	providerErrors *prometheus.CounterVec   // template, kind (retryable|permanent)
@@ -22,11 +22,11 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	const ns, sub = "caddy", "otp"
 	m := &metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "sms_sends_total", Help: "SMS send attempts by template, destination country and outcome."},
+			Name: "sms_sends_total", Help: "SMS send attempts by template, destination country and outcome (sent, failed, unknown: no answer, may be billed)."},
 			[]string{"template", "country", "outcome"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "verifications_total", Help: "Code checks by template and outcome."},
-			[]string{"template", "outcome"}),
+			Name: "verifications_total", Help: "Code checks by template, country of the mobile and outcome; verified against sms_sends_total by country shows SMS pumping."},
+			[]string{"template", "country", "outcome"}),
 		limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "limit_hits_total", Help: "Sends refused before the provider, by template and kind (mobile, ip, prefix, template, resend, budget, country, locked)."},
 			[]string{"template", "kind"}),
@@ -47,13 +47,44 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.verifications, m.limitHits, m.lockouts, m.providerErrors, m.spend, m.sendDuration} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-		}
+	var err error
+	m.sends, err = register(reg, m.sends)
+	if err == nil {
+		m.verifications, err = register(reg, m.verifications)
+	}
+	if err == nil {
+		m.limitHits, err = register(reg, m.limitHits)
+	}
+	if err == nil {
+		m.lockouts, err = register(reg, m.lockouts)
+	}
+	if err == nil {
+		m.providerErrors, err = register(reg, m.providerErrors)
+	}
+	if err == nil {
+		m.spend, err = register(reg, m.spend)
+	}
+	if err == nil {
+		m.sendDuration, err = register(reg, m.sendDuration)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// register adds c to reg. Where the same series is registered already, it returns that
+// one: counting into an unregistered copy would never show.
+func register[C prometheus.Collector](reg *prometheus.Registry, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -157,23 +159,32 @@ func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SM
 
 		id, err := a.sender.Send(ctx, sms)
 		entry := LedgerEntry{Time: at.UTC(), Template: t.name, MessageID: id, Mobile: num.Mask(),
-			Country: num.Country, Parts: parts, PriceUSD: price, Status: "sent"}
+			Country: num.Country, Parts: parts, PriceUSD: price, Status: statusSent}
 		if err != nil {
-			entry.Status, entry.PriceUSD, entry.Error = "failed", 0, providerCode(err)
-			if rerr := a.store.ReleaseBudget(context.WithoutCancel(ctx), at, micro); rerr != nil {
-				a.logger.Error("releasing a budget reservation", zap.Error(rerr))
+			entry.Status, entry.Error = statusFailed, providerCode(err)
+			if maybeDelivered(err) {
+				// The request went out and no answer came back: the SMS may be on its way
+				// and billed. Keep the reservation and count the spend; a budget that
+				// forgot it would not be a hard stop.
+				entry.Status = statusUnknown
+			} else {
+				entry.PriceUSD = 0
+				if rerr := a.store.ReleaseBudget(context.WithoutCancel(ctx), at, micro); rerr != nil {
+					a.logger.Error("releasing a budget reservation", zap.Error(rerr))
+				}
 			}
 			kind := "permanent"
 			if retryable(err) {
 				kind = "retryable"
 			}
 			a.metrics.providerErrors.WithLabelValues(t.name, kind).Inc()
-			a.metrics.sends.WithLabelValues(t.name, num.Country, "failed").Inc()
 			a.logger.Warn("sms send failed", zap.String("template", t.name), zap.String("mobile", num.Mask()),
-				zap.Int("attempt", attempt), zap.String("error_code", entry.Error), zap.Error(err))
-		} else {
-			a.metrics.sends.WithLabelValues(t.name, num.Country, "sent").Inc()
-			a.metrics.spend.WithLabelValues(t.name, num.Country).Add(price)
+				zap.Int("attempt", attempt), zap.String("error_code", entry.Error), zap.String("status", entry.Status),
+				zap.Error(err))
+		}
+		a.metrics.sends.WithLabelValues(t.name, num.Country, entry.Status).Inc()
+		if entry.PriceUSD > 0 {
+			a.metrics.spend.WithLabelValues(t.name, num.Country).Add(entry.PriceUSD)
 		}
 		if lerr := a.store.AppendLedger(context.WithoutCancel(ctx), entry); lerr != nil {
 			a.logger.Error("recording the sms in the ledger", zap.String("message_id", id), zap.Error(lerr))
@@ -263,7 +274,7 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	if err != nil {
 		return "", storeError(err)
 	}
-	a.metrics.verifications.WithLabelValues(t.name, string(res.Outcome)).Inc()
+	a.metrics.verifications.WithLabelValues(t.name, num.Country, string(res.Outcome)).Inc()
 	if res.LockedNow {
 		a.metrics.lockouts.WithLabelValues(t.name).Inc()
 		a.logger.Warn("mobile locked after wrong codes", zap.String("template", t.name), zap.String("mobile", num.Mask()),
@@ -282,6 +293,36 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 		return "", &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: res.RetryAfter}
 	}
 	return "", storeError(errors.New("unknown outcome " + string(res.Outcome)))
+}
+
+// Ledger statuses of a send attempt, also the outcome label of caddy_otp_sms_sends_total.
+const (
+	statusSent    = "sent"    // the provider accepted it
+	statusFailed  = "failed"  // the provider refused it, or it never left: nothing billed
+	statusUnknown = "unknown" // it left and no answer came back: it may have been billed
+)
+
+// noAnswerCodes are the SendError codes for an attempt that got no answer from the provider.
+var noAnswerCodes = map[string]bool{"Timeout": true, "ConnectionError": true, "DeadlineExceeded": true, "Canceled": true}
+
+// maybeDelivered reports whether a failed attempt may still have reached the provider, which
+// then bills it: the request may have gone out and no answer came back (a timeout, a
+// connection lost mid-request). An error answer, or a connection that was never made, sent
+// nothing.
+func maybeDelivered(err error) bool {
+	var se *SendError
+	if errors.As(err, &se) && !noAnswerCodes[se.Code] {
+		return false
+	}
+	var answered interface{ HTTPStatusCode() int }
+	if errors.As(err, &answered) && answered.HTTPStatusCode() != 0 {
+		return false
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	return !errors.Is(err, syscall.ECONNREFUSED)
 }
 
 func providerCode(err error) string {
