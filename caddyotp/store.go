@@ -148,7 +148,7 @@ type LedgerEntry struct {
 	Country   string    `json:"country"`
 	Parts     int       `json:"parts"`
 	PriceUSD  float64   `json:"price_usd"`
-	Status    string    `json:"status"` // "sent" or "failed"
+	Status    string    `json:"status"` // "sent", "failed" (nothing billed) or "unknown" (no answer: may be billed)
 	Error     string    `json:"error,omitempty"`
 }
 
