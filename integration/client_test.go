@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -74,6 +75,16 @@ func request(t testing.TB, method, u string, form url.Values, jsonBody any, cook
 // requestWith is request with the client c.
 func requestWith(t testing.TB, c *http.Client, method, u string, form url.Values, jsonBody any, cookies string, headers map[string]string) answer {
 	t.Helper()
+	a, err := tryRequest(c, method, u, form, jsonBody, cookies, headers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// tryRequest is requestWith that returns the error instead of failing the test, for
+// goroutines other than the test's own.
+func tryRequest(c *http.Client, method, u string, form url.Values, jsonBody any, cookies string, headers map[string]string) (answer, error) {
 	var body io.Reader
 	switch {
 	case form != nil:
@@ -81,13 +92,13 @@ func requestWith(t testing.TB, c *http.Client, method, u string, form url.Values
 	case jsonBody != nil:
 		b, err := json.Marshal(jsonBody)
 		if err != nil {
-			t.Fatal(err)
+			return answer{}, err
 		}
 		body = strings.NewReader(string(b))
 	}
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	switch {
 	case form != nil:
@@ -107,14 +118,14 @@ func requestWith(t testing.TB, c *http.Client, method, u string, form url.Values
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
+		return answer{}, fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, u, err)
+		return answer{}, fmt.Errorf("%s %s: reading the body: %w", method, u, err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: html.UnescapeString(string(raw))}
+	return answer{status: resp.StatusCode, header: resp.Header, body: html.UnescapeString(string(raw))}, nil
 }
 
 // htmlAccept is the Accept header of a browser.
