@@ -9,9 +9,11 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -226,6 +228,23 @@ type verifyBody struct {
 	OTP    string `json:"otp"`
 }
 
+// bodyReadTimeout bounds reading a request body of the API or of a gate form. Caddy sets no
+// read timeout by default, so a body of a few bytes trickled slowly would hold its
+// connection and goroutine for as long as the client likes.
+const bodyReadTimeout = 5 * time.Second
+
+// withBodyDeadline runs read, which reads the request body, with bodyReadTimeout as the
+// connection's read deadline, and lifts the deadline afterwards: left in place, it would
+// cancel the request's context in the middle of a slow SMS send.
+func withBodyDeadline(w http.ResponseWriter, read func() error) error {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyReadTimeout)) != nil {
+		return read()
+	}
+	defer rc.SetReadDeadline(time.Time{})
+	return read()
+}
+
 // decodeBody checks the media type and size and decodes one JSON object strictly: unknown
 // fields, duplicate keys, wrong types and trailing data are all invalid_json.
 func decodeBody(r *http.Request, w http.ResponseWriter, v any) *Error {
@@ -236,7 +255,14 @@ func decodeBody(r *http.Request, w http.ResponseWriter, v any) *Error {
 	if r.ContentLength > maxBodyBytes {
 		return newError(CodeBodyTooLarge, "the body is larger than %d bytes", maxBodyBytes)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	var raw []byte
+	err = withBodyDeadline(w, func() (err error) {
+		raw, err = io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		return err
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return newError(CodeInvalidJSON, "the body did not arrive within %s", bodyReadTimeout)
+	}
 	if err != nil {
 		return newError(CodeInvalidJSON, "the body could not be read")
 	}

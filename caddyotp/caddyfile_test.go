@@ -113,3 +113,121 @@ func TestCaddyfileErrors(t *testing.T) {
 		})
 	}
 }
+
+// caddyfileFuzzFrames are the places arbitrary text goes into: the otp global option, a
+// template, the redis store, the sns sender, and the two directives.
+var caddyfileFuzzFrames = []string{
+	"{\n\totp {\n%s\n\t}\n}\n",
+	"{\n\totp {\n\t\ttemplate login {\n%s\n\t\t}\n\t}\n}\n",
+	"{\n\totp {\n\t\tstore redis {\n%s\n\t\t}\n\t}\n}\n",
+	"{\n\totp {\n\t\tsender sns {\n%s\n\t\t}\n\t}\n}\n",
+	"http://localhost {\n\totp_gate %s\n}\n",
+	"http://localhost {\n\totp_api %s\n}\n",
+	"{\n\totp {\n\t\tstore redis %s\n\t\tsender sns %s\n\t}\n}\n",
+	"{\n\totp %s\n}\nhttp://localhost {\n\totp_gate {\n%s\n\t}\n}\n",
+}
+
+// strictDecode decodes raw into v, refusing unknown fields, after dropping the module's
+// inline key.
+func strictDecode(raw json.RawMessage, inlineKey string, v any) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	delete(m, inlineKey)
+	b, _ := json.Marshal(m)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// checkOTPHandlers finds every otp_gate and otp_api handler in a config and decodes it
+// strictly into its module.
+func checkOTPHandlers(t *testing.T, v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		var into any
+		switch v["handler"] {
+		case "otp_gate":
+			into = new(Gate)
+		case "otp_api":
+			into = new(API)
+		}
+		if into != nil {
+			raw, _ := json.Marshal(v)
+			if err := strictDecode(raw, "handler", into); err != nil {
+				t.Fatalf("the Caddyfile made a %s handler that does not load: %v\n%s", v["handler"], err, raw)
+			}
+		}
+		for _, e := range v {
+			checkOTPHandlers(t, e)
+		}
+	case []any:
+		for _, e := range v {
+			checkOTPHandlers(t, e)
+		}
+	}
+}
+
+// FuzzCaddyfile adapts arbitrary text inside each frame: the parsers never panic (errors
+// are fine), and what adapts is JSON that the otp modules load without an unknown field.
+func FuzzCaddyfile(f *testing.F) {
+	for _, s := range []string{
+		"secret {env.OTP_SECRET}\nstore memory\nsender log",
+		"template login {\nkey abcdefghijklmnop\nlength 6\nttl 5m\nlimit mobile 5 1h\ncountries GB IE\n}",
+		"prices {\ndefault 0.05\nGB 0.0463\n}\nbudget {\ndaily 25\nmonthly 300\n}",
+		"lockout {\nafter 20\nbase 15m\nmax 24h\nwindow 48h\n}",
+		"message \"{code} is your code. {minutes} minutes.\"\nresend 60s\nattempts 5\nmax_price 0.10\nweb_otp example.com",
+		"sender_id ACME\norigination_number +447400100200",
+		"address 127.0.0.1:6379 10.0.0.1:6379\npassword x\ndb 0\nkey_prefix otp:\nmaster_name m\ntls {\nca_file /x\nserver_name r\n}",
+		"cluster\npool_size 20\ndial_timeout 2s\nread_timeout 1s\nwrite_timeout 1s\nsentinel_username u\nsentinel_password p",
+		"region eu-west-2\nendpoint http://127.0.0.1:4566",
+		"/admin/* login {\nallow +447400123456 +447400123457\nsession 8h\nidle 30m\nheader X-OTP-Mobile\ntitle \"Acme admin\"\n}",
+		"{\nuser {http.auth.user.id}\nmobiles {\nalice +447400123456\n}\n}",
+		"{\nallow any\n}", "login extra", "{\n}", "}", "{", "\"", "`", "<<EOF\nx\nEOF", "import x", "{$OTP}", "{\n\tfoo\n}",
+		"limit ip 0 1h\nlimit prefix 50 1h\nlimit template 1000 24h", "length 99999999999999999999", "ttl -5m",
+	} {
+		for frame := range caddyfileFuzzFrames {
+			f.Add(uint8(frame), s)
+		}
+	}
+	f.Fuzz(func(t *testing.T, frame uint8, s string) {
+		if len(s) > 2000 {
+			return
+		}
+		tmpl := caddyfileFuzzFrames[int(frame)%len(caddyfileFuzzFrames)]
+		input := strings.ReplaceAll(tmpl, "%s", s)
+		if strings.Contains(input, "import") {
+			return // import reads files and snippets: not our parser, and not for a fuzzer's disk
+		}
+		out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(input), map[string]any{"filename": "Caddyfile"})
+		if err != nil {
+			return
+		}
+		var cfg struct {
+			Apps map[string]json.RawMessage `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatalf("adapted to invalid JSON: %v\n%s", err, out)
+		}
+		if raw, ok := cfg.Apps["otp"]; ok {
+			var app App
+			if err := strictDecode(raw, "", &app); err != nil {
+				t.Fatalf("the Caddyfile made an otp app that does not load: %v\n%s", err, raw)
+			}
+			if len(app.StoreRaw) > 0 && strings.Contains(string(app.StoreRaw), `"store":"redis"`) {
+				if err := strictDecode(app.StoreRaw, "store", new(RedisStore)); err != nil {
+					t.Fatalf("the Caddyfile made a redis store that does not load: %v\n%s", err, app.StoreRaw)
+				}
+			}
+			if len(app.SenderRaw) > 0 && strings.Contains(string(app.SenderRaw), `"sender":"sns"`) {
+				if err := strictDecode(app.SenderRaw, "sender", new(SNSSender)); err != nil {
+					t.Fatalf("the Caddyfile made an sns sender that does not load: %v\n%s", err, app.SenderRaw)
+				}
+			}
+		}
+		var all any
+		_ = json.Unmarshal(out, &all)
+		checkOTPHandlers(t, all)
+	})
+}

@@ -33,7 +33,9 @@ const reservedSegment = "/.otp/"
 //     a mobile step (or, with `user`, the masked mobile and a send button), then a code step.
 //   - 303 See Other to the same path and query, with the session cookie, after a right code.
 //   - 401 `{"error":{"code":"otp_required",…}}` for every other request without a session.
-//   - 403 with the challenge page again when a form's anti-CSRF token is missing or wrong.
+//   - 403 with the challenge page again when a form's anti-CSRF token is missing or wrong;
+//     403 without touching any cookie for a form post (sign-out too) that a browser marks as
+//     sent from another site (`Sec-Fetch-Site`, or an `Origin` other than the Host).
 //   - 503 when the store, or the revocation feed that sessions rely on, is down.
 //   - `…/.otp/logout`: GET shows a sign-out button; POST ends the session on every instance
 //     and answers 303 to the path before `/.otp/`.
@@ -225,7 +227,7 @@ func (g *Gate) currentUser(r *http.Request) string {
 func (g *Gate) challenge(w http.ResponseWriter, r *http.Request, now time.Time) error {
 	if r.Method == http.MethodPost && isForm(r) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err == nil && r.PostForm.Get("_otp_step") != "" {
+		if err := withBodyDeadline(w, r.ParseForm); err == nil && r.PostForm.Get("_otp_step") != "" {
 			return g.serveStep(w, r, now)
 		}
 		if r.PostForm == nil || r.PostForm.Get("_otp_step") == "" {
@@ -255,6 +257,9 @@ type pageMsg struct {
 
 // serveStep handles the challenge's form posts.
 func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) error {
+	if crossOrigin.Check(r) != nil {
+		return g.refuseCrossOrigin(w, r)
+	}
 	c, err := g.app.sessions.openChallenge(cookieValue(r, challengeCookieName(r)), g.tmpl.name, now)
 	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.csrf())) {
 		fresh := g.app.sessions.newChallenge(g.tmpl.name, now)
@@ -444,9 +449,12 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 		}
 		return g.render(w, r, http.StatusOK, p)
 	case http.MethodPost:
+		if crossOrigin.Check(r) != nil {
+			return g.refuseCrossOrigin(w, r)
+		}
 		if hasSession {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-			if r.ParseForm() != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(logoutToken(c.ID))) {
+			if withBodyDeadline(w, r.ParseForm) != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(logoutToken(c.ID))) {
 				return g.render(w, r, http.StatusForbidden, page{Step: "logout", Heading: "Sign out", Title: g.Title,
 					Error: "This form has expired or did not come from this site. Please try again.", CSRF: logoutToken(c.ID)})
 			}
@@ -468,6 +476,17 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 	return writeError(w, newError(CodeMethodNotAllowed, "sign-out takes GET or POST"))
 }
 
+// crossOrigin tells a form post another site made a browser send (Sec-Fetch-Site, or an
+// Origin that is not the Host); requests from non-browser clients carry neither and pass.
+var crossOrigin = http.NewCrossOriginProtection()
+
+// refuseCrossOrigin answers a cross-site form post: 403, and no cookie is set or cleared,
+// so another site can neither sign a visitor out nor reset a challenge in progress.
+func (g *Gate) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) error {
+	return g.render(w, r, http.StatusForbidden, page{Heading: "Sign in", Title: g.Title,
+		Error: "This form did not come from this site."})
+}
+
 func (g *Gate) unavailable(w http.ResponseWriter, r *http.Request, cause error) error {
 	g.logger.Error("gate cannot check sessions or codes", zap.Error(cause))
 	if acceptsHTML(r) {
@@ -481,10 +500,30 @@ func (g *Gate) unavailable(w http.ResponseWriter, r *http.Request, cause error) 
 // and with '_' for '-' (GHSA-7r4p-vjf4-gxv4).
 func (g *Gate) stripIdentityHeaders(r *http.Request) {
 	for name := range r.Header {
-		if len(name) == len(g.headerLC) && normalizeHeaderName(name) == g.headerLC {
+		if headerNameIs(name, g.headerLC) {
 			delete(r.Header, name)
 		}
 	}
+}
+
+// headerNameIs reports whether name is lc (a normalizeHeaderName result) in any case and
+// with '_' for '-'. It runs on every header of every request, so it does not allocate.
+func headerNameIs(name, lc string) bool {
+	if len(name) != len(lc) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != lc[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Interface guards

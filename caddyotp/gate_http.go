@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"mime"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -123,6 +124,10 @@ func selfURL(r *http.Request) string {
 // originalPrefix maps the path before /.otp/ of the (possibly rewritten) request to the
 // path the browser used.
 func originalPrefix(r *http.Request, base string) string {
+	// base is unescaped: sent back raw, a %09 or %0a in the request would become a tab or
+	// newline that browsers strip, so "/%09/evil.example/../../admin/%2eotp/logout" would
+	// redirect to "//evil.example/…", another host.
+	base = (&url.URL{Path: base}).EscapedPath()
 	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
 		p := orig.URL.EscapedPath()
 		if i := strings.Index(p, reservedSegment); i >= 0 {

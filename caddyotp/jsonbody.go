@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -64,10 +65,10 @@ func checkTopLevelKeys(raw []byte) error {
 		if err != nil {
 			return errors.New("the body is not valid JSON")
 		}
-		key, _ := tok.(string)
-		key = strings.ToLower(key) // encoding/json matches field names without regard to case
+		name, _ := tok.(string)
+		key := foldKey(name)
 		if seen[key] {
-			return fmt.Errorf("the key %q appears twice", key)
+			return fmt.Errorf("the key %q appears twice", name)
 		}
 		seen[key] = true
 		var skip json.RawMessage
@@ -76,4 +77,19 @@ func checkTopLevelKeys(raw []byte) error {
 		}
 	}
 	return nil
+}
+
+// foldKey folds a key as encoding/json does when it matches a key to a field: without
+// regard to case, Unicode simple folds included, so "ſender_id" (U+017F) and "sender_id"
+// are the same key to it, and so to us.
+func foldKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		for {
+			next := unicode.SimpleFold(r)
+			if next <= r {
+				return next
+			}
+			r = next
+		}
+	}, s)
 }

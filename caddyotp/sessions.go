@@ -166,7 +166,8 @@ func (sm *sessionManager) checkSession(token, realm string, now int64, idle int6
 	if err != nil {
 		return sessionClaims{}, err
 	}
-	if now >= c.Expires || now-c.Seen > idle || c.Seen > now+60 || c.Issued > c.Seen {
+	// Compared as c.Seen < now-idle, not now-c.Seen > idle: a far-past Seen must not wrap.
+	if now >= c.Expires || c.Seen < now-idle || c.Seen > now+60 || c.Issued > c.Seen {
 		return sessionClaims{}, errSessionInvalid
 	}
 	if sm.isRevoked(c.ID) {

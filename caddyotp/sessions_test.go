@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/session"
 )
 
 func TestSessionRoundTrip(t *testing.T) {
@@ -70,4 +72,99 @@ func BenchmarkSessionCheck(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzSessionTokens feeds arbitrary cookie values to checkSession and openChallenge, with
+// any realm, time and idle limit: nothing panics, and what they accept is a token the
+// manager itself sealed (re-sealing the claims gives the same text) and still in its limits.
+func FuzzSessionTokens(f *testing.F) {
+	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
+	now := time.Unix(1700000000, 0)
+	tok, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	f.Add(tok, "login", now.Unix(), int64(1800))
+	f.Add(sm.sealChallenge(sm.newChallenge("login", now)), "login", now.Unix(), int64(60))
+	f.Add(tok, "other", now.Unix()+7200, int64(0))
+	f.Add("", "", int64(0), int64(-1))
+	f.Add(strings.Repeat("A", 2000), "login", now.Unix(), int64(1800))
+	f.Fuzz(func(t *testing.T, token, realm string, at, idle int64) {
+		if c, err := sm.checkSession(token, realm, at, idle); err == nil {
+			if sm.sealSession(c) != token {
+				t.Fatalf("accepted %q, which is not what its claims %+v seal to", token, c)
+			}
+			if c.Realm != realm || at >= c.Expires || c.Seen > at+60 || c.Issued > c.Seen {
+				t.Fatalf("accepted %+v for realm %q at %d", c, realm, at)
+			}
+		}
+		if c, err := sm.openChallenge(token, realm, time.Unix(at, 0)); err == nil {
+			if sm.sealChallenge(c) != token || c.Realm != realm {
+				t.Fatalf("accepted challenge %q as %+v", token, c)
+			}
+		}
+	})
+}
+
+// FuzzSessionClaims signs arbitrary bodies with the manager's own key, so the fuzzer
+// reaches the claims parser behind the MAC: a short, over-long or odd body is refused, and
+// an accepted one re-seals to the same token, is within its times and is not revoked.
+func FuzzSessionClaims(f *testing.F) {
+	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
+	now := time.Unix(1700000000, 0)
+	_, c := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	var w session.Writer
+	w.Fixed(c.ID[:])
+	w.Uint64(uint64(c.Issued))
+	w.Uint64(uint64(c.Seen))
+	w.Uint64(uint64(c.Expires))
+	w.String(c.Realm)
+	w.String(c.User)
+	w.String(c.Mobile)
+	f.Add(w.Bytes(), now.Unix(), int64(1800))
+	f.Add(w.Bytes()[:40], now.Unix(), int64(1800))
+	f.Add(append(append([]byte{}, w.Bytes()...), 0), now.Unix(), int64(1800))
+	f.Add([]byte{}, int64(0), int64(0))
+	// Times far in the past: now-Seen must not wrap around and pass the idle check.
+	var far session.Writer
+	far.Fixed(c.ID[:])
+	far.Uint64(1 << 63)
+	far.Uint64(1<<63 + 1)
+	far.Uint64(1<<63 - 1)
+	far.String("login")
+	far.String("")
+	far.String("+447400123456")
+	f.Add(far.Bytes(), int64(0), int64(1800))
+	revoked, rc := sm.mintSession("login", "", "+447400123457", now, time.Hour)
+	sm.revoke(rc.idHex(), now.Add(time.Hour))
+	f.Fuzz(func(t *testing.T, body []byte, at, idle int64) {
+		if len(body) > 700 {
+			return
+		}
+		// The gate asks with a real clock and an idle limit of 1m..30m.
+		at = 1700000000 + at%(1<<32)
+		idle = 60 + (idle&0x7fffffff)%1741
+		for _, kind := range []byte{session.KindSession, session.KindChallenge} {
+			tok := sm.keys.Seal(kind, body)
+			if c, err := sm.checkSession(tok, "login", at, idle); err == nil {
+				if kind != session.KindSession {
+					t.Fatal("accepted a challenge as a session")
+				}
+				if sm.sealSession(c) != tok {
+					t.Fatalf("accepted body %x as %+v, which seals differently", body, c)
+				}
+				if at >= c.Expires || c.Seen > at+60 || c.Issued > c.Seen || c.Seen < at-idle {
+					t.Fatalf("accepted %+v at %d with idle %d", c, at, idle)
+				}
+				if c.ID == rc.ID {
+					t.Fatalf("accepted the revoked session %q", revoked)
+				}
+			}
+			if c, err := sm.openChallenge(tok, "login", time.Unix(at, 0)); err == nil {
+				if kind != session.KindChallenge {
+					t.Fatal("accepted a session as a challenge")
+				}
+				if sm.sealChallenge(c) != tok {
+					t.Fatalf("accepted challenge body %x as %+v, which seals differently", body, c)
+				}
+			}
+		}
+	})
 }

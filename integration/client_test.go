@@ -156,27 +156,43 @@ func waitSMS(t testing.TB, d *snsdouble.Double, n int, mobile string) string {
 // with a cookie jar, and returns the session cookie's value.
 func gateSignIn(t testing.TB, c *http.Client, d *snsdouble.Double, u, mobile string) string {
 	t.Helper()
-	p := requestWith(t, c, "GET", u, nil, nil, "", htmlAccept)
+	return gateSignInWith(t, c, d, u, mobile, nil).cookie("otp_session")
+}
+
+// gateSignInWith is gateSignIn with headers added to every request of the flow; it returns
+// the answer to the right code (the 303 with the session cookie).
+func gateSignInWith(t testing.TB, c *http.Client, d *snsdouble.Double, u, mobile string, headers map[string]string) answer {
+	t.Helper()
+	with := func(h map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range headers {
+			out[k] = v
+		}
+		for k, v := range h {
+			out[k] = v
+		}
+		return out
+	}
+	p := requestWith(t, c, "GET", u, nil, nil, "", with(htmlAccept))
 	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, `name="mobile"`) {
 		t.Fatalf("expected 401 and the mobile step, got %d %s", p.status, p.body)
 	}
 	before := d.Count()
-	p = requestWith(t, c, "POST", u, url.Values{"_otp_step": {"send"}, "_otp_csrf": {p.csrf(t)}, "mobile": {mobile}}, nil, "", nil)
+	p = requestWith(t, c, "POST", u, url.Values{"_otp_step": {"send"}, "_otp_csrf": {p.csrf(t)}, "mobile": {mobile}}, nil, "", with(nil))
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("expected 303 after send, got %d %s", p.status, p.body)
 	}
 	code := waitSMS(t, d, before+1, mobile)
-	p = requestWith(t, c, "GET", u, nil, nil, "", htmlAccept)
+	p = requestWith(t, c, "GET", u, nil, nil, "", with(htmlAccept))
 	if p.status != http.StatusUnauthorized || !strings.Contains(p.body, `autocomplete="one-time-code"`) {
 		t.Fatalf("expected 401 and the code step, got %d %s", p.status, p.body)
 	}
-	p = requestWith(t, c, "POST", u, url.Values{"_otp_step": {"verify"}, "_otp_csrf": {p.csrf(t)}, "otp": {code}}, nil, "", nil)
+	p = requestWith(t, c, "POST", u, url.Values{"_otp_step": {"verify"}, "_otp_csrf": {p.csrf(t)}, "otp": {code}}, nil, "", with(nil))
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("expected 303 after verify, got %d %s", p.status, p.body)
 	}
-	session := p.cookie("otp_session")
-	if session == "" {
+	if p.cookie("otp_session") == "" {
 		t.Fatalf("expected an otp_session cookie after verify, got Set-Cookie %q", p.header.Values("Set-Cookie"))
 	}
-	return session
+	return p
 }

@@ -53,9 +53,9 @@ func Equal(a, b []byte) bool {
 	return subtle.ConstantTimeCompare(a, b) == 1
 }
 
-// Valid reports whether code is made of ASCII digits only and has between MinLength and
-// MaxLength of them. A code of the wrong length is not rejected here by length alone: the
-// caller still hashes and checks it, so that a wrong length costs the same as a wrong digit.
+// Valid reports whether code is made of ASCII digits only and has 1 to MaxLength of them.
+// It does not check a template's length: callers compare that themselves (the length is
+// public: the SMS shows it).
 func Valid(code string) bool {
 	if len(code) < 1 || len(code) > MaxLength {
 		return false

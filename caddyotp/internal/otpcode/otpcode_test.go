@@ -2,6 +2,7 @@ package otpcode
 
 import (
 	"bytes"
+	"strconv"
 	"testing"
 )
 
@@ -113,4 +114,29 @@ func BenchmarkHash(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		Hash(secret, "login", "+447400123456", "123456")
 	}
+}
+
+// FuzzValid checks Valid against an independent reading: 1 to MaxLength ASCII digits, as
+// strconv reads a decimal without a sign. Full-width and other Unicode digits, signs,
+// spaces and underscores are all refused.
+func FuzzValid(f *testing.F) {
+	for _, s := range []string{"123456", "000000", "12345", "", "12345a", " 123456", "+123456", "-123456",
+		"１２３４５６", "١٢٣٤٥٦", "12345678901", "1234567890", "1_23456", "0x1234", "123456\x00", "۱۲۳۴۵۶", "１23456"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		got := Valid(code)
+		_, err := strconv.ParseUint(code, 10, 64)
+		want := len(code) >= 1 && len(code) <= MaxLength && err == nil && code[0] != '+'
+		if got != want {
+			t.Fatalf("Valid(%q): expected %v, got %v", code, want, got)
+		}
+		if got {
+			for _, r := range code {
+				if r < '0' || r > '9' {
+					t.Fatalf("Valid(%q): accepted %q", code, r)
+				}
+			}
+		}
+	})
 }

@@ -1,6 +1,11 @@
 package phone
 
-import "testing"
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -53,24 +58,75 @@ func TestMaskAndPrefix(t *testing.T) {
 	}
 }
 
+// FuzzParse checks Parse, ParseAny, the masks and Prefix on any string: nothing panics, a
+// number is accepted only in exact E.164 form, ParseAny accepts what Parse accepts (and the
+// non-mobiles), and no mask shows more than the calling code and the last three digits.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"+447400123456", "+12025550123", "+", "+٤٤", "+4474001234567890", "447400123456"} {
+	for _, s := range []string{"+447400123456", "+12025550123", "+", "+٤٤", "+4474001234567890", "447400123456",
+		"+442071234567", "+18005550123", "+4407400123456", "+447400123456;ext=1", "+1", "+99", "+8613800138000",
+		"+0", "+44 7400 123456", "+３３612345678", "+447400123456\n", "+96891234567", "+2348031234567"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 64 {
+			// Parse refuses anything over 16 bytes at once; long inputs only slow the
+			// fuzzer down (minimizing them takes many runs) and find nothing new.
+			s = s[:64]
+		}
 		n, err := Parse(s)
-		if err != nil {
+		a, aerr := ParseAny(s)
+		masked := MaskString(s)
+		_ = Prefix(s)
+		if err == nil {
+			if aerr != nil || a != n {
+				t.Fatalf("Parse accepted %q as %+v, ParseAny gave %+v, %v", s, n, a, aerr)
+			}
+		} else if (aerr == nil) != (err == ErrNotMobile) {
+			t.Fatalf("Parse(%q) = %v but ParseAny gave %v", s, err, aerr)
+		}
+		if aerr != nil {
+			if err == nil {
+				t.Fatal("unreachable")
+			}
+			if len(s) > 3 && !strings.HasSuffix(masked, s[len(s)-3:]) {
+				t.Fatalf("MaskString(%q) = %q: expected the last three bytes kept", s, masked)
+			}
+			if len(s) > 3 && utf8.RuneCountInString(masked) != len(s)-3+utf8.RuneCountInString(s[len(s)-3:]) {
+				t.Fatalf("MaskString(%q) = %q: expected one dot per hidden byte", s, masked)
+			}
 			return
 		}
-		if n.E164 != s || len(s) > 16 || s[0] != '+' {
-			t.Fatalf("accepted %q as %q", s, n.E164)
+		// ParseAny accepted: the string is exact E.164.
+		if a.E164 != s || len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+			t.Fatalf("accepted %q as %q", s, a.E164)
 		}
 		for i := 1; i < len(s); i++ {
 			if s[i] < '0' || s[i] > '9' {
 				t.Fatalf("accepted a non-digit in %q", s)
 			}
 		}
-		_ = n.Mask()
-		_ = n.MaskForPage()
+		cc := "+" + strconv.Itoa(a.Calling)
+		if a.Calling <= 0 || !strings.HasPrefix(s, cc) || a.Country == "" {
+			t.Fatalf("accepted %q with calling code %d and country %q", s, a.Calling, a.Country)
+		}
+		// The masks: calling code, dots, and the last three (two on the page) digits.
+		wantMask := cc + strings.Repeat("•", len(s)-len(cc)-3) + s[len(s)-3:]
+		if len(s)-len(cc) < 3 {
+			t.Fatalf("accepted %q with fewer than three digits after its calling code", s)
+		}
+		if got := a.Mask(); got != wantMask {
+			t.Fatalf("Mask(%q): expected %q, got %q", s, wantMask, got)
+		}
+		if err == nil && masked != wantMask {
+			t.Fatalf("MaskString(%q): expected %q, got %q", s, wantMask, masked)
+		}
+		if got, want := a.MaskForPage(), cc+" •••• ••••"+s[len(s)-2:]; got != want {
+			t.Fatalf("MaskForPage(%q): expected %q, got %q", s, want, got)
+		}
+		// Prefix: all but the last four digits, and always a prefix of the number.
+		p := Prefix(s)
+		if !strings.HasPrefix(s, p) || (len(s) > 5 && len(p) != len(s)-4) {
+			t.Fatalf("Prefix(%q) = %q", s, p)
+		}
 	})
 }

@@ -33,6 +33,11 @@ const (
 	macLen = sha256.Size
 )
 
+// tokenEncoding refuses a last character with unused bits set, so that a token has one
+// spelling only (with the alphabet check in Open, which the decoder's skipping of CR and
+// LF needs).
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
 // Errors of Open. They are for logs and tests; clients only learn "no session".
 var (
 	ErrMalformed  = errors.New("malformed token")
@@ -87,7 +92,7 @@ func (kr *Keyring) Seal(kind byte, body []byte) string {
 	s.mac.Reset()
 	s.mac.Write(raw)
 	raw = s.mac.Sum(raw)
-	return base64.RawURLEncoding.EncodeToString(raw)
+	return tokenEncoding.EncodeToString(raw)
 }
 
 // Open checks token and calls read with its body; the body is only valid during read.
@@ -96,10 +101,15 @@ func (kr *Keyring) Open(kind byte, token string, read func(body []byte) error) e
 	if len(token) > MaxTokenLen || len(token) < base64.RawURLEncoding.EncodedLen(1+kidLen+macLen) {
 		return ErrMalformed
 	}
+	for i := 0; i < len(token); i++ {
+		if c := token[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return ErrMalformed
+		}
+	}
 	var kidBuf [kidLen]byte
 	// Decode the first bytes alone to learn the key.
 	var head [9]byte
-	if _, err := base64.RawURLEncoding.Decode(head[:], []byte(token[:12])); err != nil {
+	if _, err := tokenEncoding.Decode(head[:], []byte(token[:12])); err != nil {
 		return ErrMalformed
 	}
 	if head[0] != kind {
@@ -113,7 +123,7 @@ func (kr *Keyring) Open(kind byte, token string, read func(body []byte) error) e
 	s := k.pool.Get().(*signer)
 	defer k.pool.Put(s)
 	enc := s.enc[:copy(s.enc, token)]
-	n, err := base64.RawURLEncoding.Decode(s.buf, enc)
+	n, err := tokenEncoding.Decode(s.buf, enc)
 	if err != nil || n < 1+kidLen+macLen {
 		return ErrMalformed
 	}

@@ -1,0 +1,48 @@
+package caddyotp
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+// TestGateCookiesOnHTTPS: on HTTPS both cookies carry the __Host- prefix, Secure, HttpOnly,
+// SameSite=Lax, Path=/ and no Domain; on HTTP the same without the prefix and Secure.
+func TestGateCookiesOnHTTPS(t *testing.T) {
+	g, app := newBenchGate(t)
+	for _, https := range []bool{true, false} {
+		r := httptest.NewRequest("GET", "/admin/", nil)
+		r.Header.Set("Accept", "text/html")
+		if https {
+			r.TLS = &tls.ConnectionState{}
+		} else {
+			r.TLS = nil
+		}
+		w := httptest.NewRecorder()
+		if err := g.ServeHTTP(w, r, okHandler); err != nil {
+			t.Fatal(err)
+		}
+		tok, c := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+		w2 := httptest.NewRecorder()
+		g.setSessionCookie(w2, r, tok, c.Expires)
+		prefix := ""
+		if https {
+			prefix = "__Host-"
+		}
+		got := map[string]*http.Cookie{}
+		for _, ck := range append(w.Result().Cookies(), w2.Result().Cookies()...) {
+			got[ck.Name] = ck
+		}
+		for _, name := range []string{prefix + challengeCookie, prefix + sessionCookie} {
+			ck := got[name]
+			if ck == nil {
+				t.Fatalf("https=%v: expected a cookie %s, got %v", https, name, w.Header()["Set-Cookie"])
+			}
+			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" || ck.Secure != https {
+				t.Errorf("https=%v: expected %s HttpOnly, SameSite=Lax, Path=/, no Domain, Secure=%v, got %+v", https, name, https, ck)
+			}
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package caddyotp
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// TestBounds: the security bounds (SECURITY.md, "Defaults") fail at provision, and the
+// defaults are what SECURITY.md says.
+func TestBounds(t *testing.T) {
+	def := new(Template)
+	def.provision("login", caddy.NewReplacer())
+	if def.Length != 6 || time.Duration(def.TTL) != 5*time.Minute || def.Attempts != 5 || time.Duration(*def.Resend) != time.Minute {
+		t.Errorf("expected defaults length 6, ttl 5m, attempts 5, resend 60s, got %d, %s, %d, %s",
+			def.Length, time.Duration(def.TTL), def.Attempts, time.Duration(*def.Resend))
+	}
+	if err := def.validate(); err != nil {
+		t.Fatalf("expected the defaults to validate, got %v", err)
+	}
+	for _, tt := range []struct {
+		name string
+		set  func(*Template)
+		want string
+	}{
+		{"length 5", func(t *Template) { t.Length = 5 }, "length 5 is outside 6..10"},
+		{"length 11", func(t *Template) { t.Length = 11 }, "length 11 is outside 6..10"},
+		{"ttl 10m1s", func(t *Template) { t.TTL = caddy.Duration(10*time.Minute + time.Second) }, "ttl 10m1s is outside"},
+		{"attempts 11", func(t *Template) { t.Attempts = 11 }, "attempts 11 is outside"},
+	} {
+		tmpl := new(Template)
+		tt.set(tmpl)
+		tmpl.provision("login", caddy.NewReplacer())
+		if err := tmpl.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: expected an error containing %q, got %v", tt.name, tt.want, err)
+		}
+	}
+
+	_, app := newBenchGate(t)
+	g := &Gate{AllowAny: true}
+	g.setup(app)
+	if time.Duration(g.Session) != 8*time.Hour || time.Duration(g.Idle) != 30*time.Minute {
+		t.Errorf("expected session 8h and idle 30m by default, got %s and %s", time.Duration(g.Session), time.Duration(g.Idle))
+	}
+	for _, tt := range []struct {
+		session, idle time.Duration
+		want          string
+	}{
+		{12*time.Hour + time.Second, 0, "session 12h0m1s is outside 1m..12h"},
+		{0, 30*time.Minute + time.Second, "idle 30m1s is outside 1m..30m"},
+	} {
+		g := &Gate{AllowAny: true, Session: caddy.Duration(tt.session), Idle: caddy.Duration(tt.idle)}
+		g.setup(app)
+		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("expected an error containing %q, got %v", tt.want, err)
+		}
+	}
+	lo := *app.Lockout
+	if lo.After != 20 || time.Duration(lo.Base) != 15*time.Minute || time.Duration(lo.Max) != 24*time.Hour {
+		t.Errorf("expected a lock every 20 failures, 15m doubling to 24h, got %+v", lo)
+	}
+}
