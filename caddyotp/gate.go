@@ -261,7 +261,7 @@ func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) 
 		return g.refuseCrossOrigin(w, r)
 	}
 	c, err := g.app.sessions.openChallenge(cookieValue(r, challengeCookieName(r)), g.tmpl.name, now)
-	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.csrf())) {
+	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.CSRF())) {
 		fresh := g.app.sessions.newChallenge(g.tmpl.name, now)
 		return g.renderChallenge(w, r, http.StatusForbidden, fresh, now,
 			pageMsg{Error: "This form has expired or did not come from this site. Please try again."})
@@ -445,7 +445,7 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 	case http.MethodGet, http.MethodHead:
 		p := page{Step: "logout", Heading: "Sign out", Title: g.Title}
 		if hasSession {
-			p.CSRF = logoutToken(c.ID)
+			p.CSRF = c.LogoutToken()
 		}
 		return g.render(w, r, http.StatusOK, p)
 	case http.MethodPost:
@@ -454,14 +454,14 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 		}
 		if hasSession {
 			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-			if withBodyDeadline(w, r.ParseForm) != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(logoutToken(c.ID))) {
+			if withBodyDeadline(w, r.ParseForm) != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.LogoutToken())) {
 				return g.render(w, r, http.StatusForbidden, page{Step: "logout", Heading: "Sign out", Title: g.Title,
-					Error: "This form has expired or did not come from this site. Please try again.", CSRF: logoutToken(c.ID)})
+					Error: "This form has expired or did not come from this site. Please try again.", CSRF: c.LogoutToken()})
 			}
-			if err := g.app.store.RevokeSession(r.Context(), c.idHex(), time.Unix(c.Expires, 0)); err != nil {
+			if err := g.app.store.RevokeSession(r.Context(), c.IDHex(), time.Unix(c.Expires, 0)); err != nil {
 				return g.unavailable(w, r, err)
 			}
-			g.app.sessions.revoke(c.idHex(), time.Unix(c.Expires, 0))
+			g.app.sessions.revoke(c.IDHex(), time.Unix(c.Expires, 0))
 			g.logger.Info("gate session ended", zap.String("template", g.tmpl.name), zap.String("mobile", phone.MaskString(c.Mobile)))
 		}
 		g.clearCookie(w, r, name)

@@ -201,7 +201,7 @@ type page struct {
 // renderChallenge stores the challenge and shows its current step.
 func (g *Gate) renderChallenge(w http.ResponseWriter, r *http.Request, status int, c challengeClaims, now time.Time, msg pageMsg) error {
 	g.setChallengeCookie(w, r, c)
-	p := page{Title: g.Title, Error: msg.Error, Notice: msg.Notice, CSRF: c.csrf(), Mobile: msg.Mobile,
+	p := page{Title: g.Title, Error: msg.Error, Notice: msg.Notice, CSRF: c.CSRF(), Mobile: msg.Mobile,
 		Length: g.tmpl.Length, Identity: g.User != ""}
 	switch {
 	case c.Mobile != "":

@@ -3,7 +3,6 @@ package caddyotp
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"sync"
@@ -12,7 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddyotp/caddyotp/caddyotp/internal/session"
+	"github.com/caddyotp/caddyotp/caddyotp/session"
 )
 
 // Session limits (NIST SP 800-63B AAL2) and the challenge's lifetime.
@@ -27,27 +26,12 @@ const (
 	seenRefresh = time.Minute
 )
 
-// sessionClaims is what a session token says. Realm is the template's name: a session is
-// good for the gates that use the same template.
-type sessionClaims struct {
-	ID      [16]byte
-	Issued  int64 // unix seconds
-	Seen    int64 // last activity, unix seconds
-	Expires int64 // absolute end, unix seconds
-	Realm   string
-	User    string // the first factor's user, in identity-bound mode
-	Mobile  string
-}
-
-// challengeClaims is the state of a challenge in progress, kept in a signed cookie.
-type challengeClaims struct {
-	ID      [16]byte // also the anti-CSRF token of the forms
-	Created int64
-	SentAt  int64 // 0 until a code was asked for
-	Fails   byte  // wrong codes shown for a mobile that gets no SMS
-	Realm   string
-	Mobile  string // E.164, once entered
-}
+// sessionClaims and challengeClaims are the gate's two tokens (the format lives in the
+// session package, so that tools and tests make tokens the same way).
+type (
+	sessionClaims   = session.Session
+	challengeClaims = session.Challenge
+)
 
 // sessionManager mints and checks tokens and keeps the revocations of every instance.
 type sessionManager struct {
@@ -125,44 +109,19 @@ func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time,
 	return sm.sealSession(c), c
 }
 
+// sealSession signs c; the gate's own fields are always short enough to encode.
 func (sm *sessionManager) sealSession(c sessionClaims) string {
-	var w session.Writer
-	w.Fixed(c.ID[:])
-	w.Uint64(uint64(c.Issued))
-	w.Uint64(uint64(c.Seen))
-	w.Uint64(uint64(c.Expires))
-	w.String(c.Realm)
-	w.String(c.User)
-	w.String(c.Mobile)
-	return sm.keys.Seal(session.KindSession, w.Bytes())
+	tok, err := sm.keys.SealSession(c)
+	if err != nil {
+		panic("caddyotp: session field too long: " + err.Error())
+	}
+	return tok
 }
 
 // checkSession verifies token for realm at now with the idle limit. It costs no store
 // round trip: the MAC, the times and the in-memory revocation set decide.
 func (sm *sessionManager) checkSession(token, realm string, now int64, idle int64) (sessionClaims, error) {
-	var c sessionClaims
-	err := sm.keys.Open(session.KindSession, token, func(body []byte) error {
-		r := session.NewReader(body)
-		r.Fixed(c.ID[:])
-		c.Issued = int64(r.Uint64())
-		c.Seen = int64(r.Uint64())
-		c.Expires = int64(r.Uint64())
-		rlm := r.String()
-		user := r.String()
-		mobile := r.String()
-		if err := r.Err(); err != nil {
-			return err
-		}
-		if string(rlm) != realm {
-			return errSessionInvalid
-		}
-		c.Realm = realm
-		if len(user) > 0 {
-			c.User = string(user)
-		}
-		c.Mobile = string(mobile)
-		return nil
-	})
+	c, err := sm.keys.OpenSession(token, realm)
 	if err != nil {
 		return sessionClaims{}, err
 	}
@@ -176,12 +135,6 @@ func (sm *sessionManager) checkSession(token, realm string, now int64, idle int6
 	return c, nil
 }
 
-// logoutToken is the sign-out form's anti-CSRF token for a session.
-func logoutToken(id [16]byte) string {
-	sum := sha256.Sum256(append([]byte("caddyotp logout "), id[:]...))
-	return hex.EncodeToString(sum[:16])
-}
-
 func (sm *sessionManager) newChallenge(realm string, now time.Time) challengeClaims {
 	c := challengeClaims{Created: now.Unix(), Realm: realm}
 	rand.Read(c.ID[:])
@@ -189,28 +142,15 @@ func (sm *sessionManager) newChallenge(realm string, now time.Time) challengeCla
 }
 
 func (sm *sessionManager) sealChallenge(c challengeClaims) string {
-	var w session.Writer
-	w.Fixed(c.ID[:])
-	w.Uint64(uint64(c.Created))
-	w.Uint64(uint64(c.SentAt))
-	w.Byte(c.Fails)
-	w.String(c.Realm)
-	w.String(c.Mobile)
-	return sm.keys.Seal(session.KindChallenge, w.Bytes())
+	tok, err := sm.keys.SealChallenge(c)
+	if err != nil {
+		panic("caddyotp: challenge field too long: " + err.Error())
+	}
+	return tok
 }
 
 func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (challengeClaims, error) {
-	var c challengeClaims
-	err := sm.keys.Open(session.KindChallenge, token, func(body []byte) error {
-		r := session.NewReader(body)
-		r.Fixed(c.ID[:])
-		c.Created = int64(r.Uint64())
-		c.SentAt = int64(r.Uint64())
-		c.Fails = r.Byte()
-		c.Realm = string(r.String())
-		c.Mobile = string(r.String())
-		return r.Err()
-	})
+	c, err := sm.keys.OpenChallenge(token)
 	if err != nil {
 		return challengeClaims{}, err
 	}
@@ -220,7 +160,3 @@ func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (cha
 	}
 	return c, nil
 }
-
-func (c challengeClaims) csrf() string { return hex.EncodeToString(c.ID[:]) }
-
-func (c sessionClaims) idHex() string { return hex.EncodeToString(c.ID[:]) }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyotp/caddyotp/caddyotp/internal/session"
+	"github.com/caddyotp/caddyotp/caddyotp/session"
 )
 
 func TestSessionRoundTrip(t *testing.T) {
@@ -49,7 +49,7 @@ func TestSessionRevocation(t *testing.T) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
 	tok, c := sm.mintSession("login", "", "+447400123456", now, time.Hour)
-	sm.revoke(c.idHex(), now.Add(time.Hour))
+	sm.revoke(c.IDHex(), now.Add(time.Hour))
 	if _, err := sm.checkSession(tok, "login", now.Unix(), 1800); err == nil {
 		t.Error("expected a revoked session to be refused")
 	}
@@ -63,7 +63,7 @@ func BenchmarkSessionCheck(b *testing.B) {
 	tok, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
 	for i := 0; i < 1000; i++ { // a realistic revocation set
 		_, c := sm.mintSession("login", "", "+447400123456", now, time.Hour)
-		sm.revoke(c.idHex(), now.Add(time.Hour))
+		sm.revoke(c.IDHex(), now.Add(time.Hour))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -133,7 +133,7 @@ func FuzzSessionClaims(f *testing.F) {
 	far.String("+447400123456")
 	f.Add(far.Bytes(), int64(0), int64(1800))
 	revoked, rc := sm.mintSession("login", "", "+447400123457", now, time.Hour)
-	sm.revoke(rc.idHex(), now.Add(time.Hour))
+	sm.revoke(rc.IDHex(), now.Add(time.Hour))
 	f.Fuzz(func(t *testing.T, body []byte, at, idle int64) {
 		if len(body) > 700 {
 			return

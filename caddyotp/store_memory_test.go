@@ -118,7 +118,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	reserve(t, s, clock.now(), 1, BudgetCaps{})
 	putCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "111111", 5, 5*time.Minute)
 	checkCode(t, s, CodeKey{Template: "other", Mobile: suiteMobile}, "000000", p)
-	revoke(t, s, sessionID(1), clock.now().Add(12*time.Hour))
+	revoke(t, s, revocationID(1), clock.now().Add(12*time.Hour))
 
 	clock.add(5*time.Minute - time.Nanosecond)
 	expectOutcome(t, checkCode(t, s, k, "000000", lenientPolicy), OutcomeIncorrect, 4)
@@ -220,12 +220,12 @@ func testInvalidArguments(t *testing.T, s Store) {
 			LockPolicy{After: 1, Window: time.Minute})),
 		"negative reservation": second(s.ReserveBudget(ctx, time.Now(), -1, BudgetCaps{})),
 		"negative release":     s.ReleaseBudget(ctx, time.Now(), -1),
-		"revoke a short id":    s.RevokeSession(ctx, sessionID(1)[1:], time.Now().Add(time.Hour)),
-		"revoke a long id":     s.RevokeSession(ctx, sessionID(1)+"0", time.Now().Add(time.Hour)),
+		"revoke a short id":    s.RevokeSession(ctx, revocationID(1)[1:], time.Now().Add(time.Hour)),
+		"revoke a long id":     s.RevokeSession(ctx, revocationID(1)+"0", time.Now().Add(time.Hour)),
 		"revoke upper case":    s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
 		"revoke not hex":       s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
-		"revoke until past":    s.RevokeSession(ctx, sessionID(1), time.Now().Add(-time.Second)),
-		"revoke until 14h":     s.RevokeSession(ctx, sessionID(1), time.Now().Add(14*time.Hour)),
+		"revoke until past":    s.RevokeSession(ctx, revocationID(1), time.Now().Add(-time.Second)),
+		"revoke until 14h":     s.RevokeSession(ctx, revocationID(1), time.Now().Add(14*time.Hour)),
 	}
 	for name, err := range calls {
 		if !errors.Is(err, errInvalidArgument) {
@@ -241,17 +241,17 @@ func TestMemoryStoreRevocationClock(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := newTestMemoryStore(t, clock.now)
 	ctx := context.Background()
-	if err := s.RevokeSession(ctx, sessionID(1), clock.now().Add(13*time.Hour+time.Nanosecond)); !errors.Is(err, errInvalidArgument) {
+	if err := s.RevokeSession(ctx, revocationID(1), clock.now().Add(13*time.Hour+time.Nanosecond)); !errors.Is(err, errInvalidArgument) {
 		t.Fatalf("expected errInvalidArgument past 13h, got %v", err)
 	}
-	revoke(t, s, sessionID(1), clock.now().Add(13*time.Hour))
-	revoke(t, s, sessionID(2), clock.now().Add(time.Hour))
+	revoke(t, s, revocationID(1), clock.now().Add(13*time.Hour))
+	revoke(t, s, revocationID(2), clock.now().Add(time.Hour))
 	clock.add(time.Hour)
 
 	f := watch(t, s)
 	revs := f.untilHealth(t, true, time.Second)
-	if len(revs) != 1 || revs[0].id != sessionID(1) {
-		t.Fatalf("expected only %s in force, got %v", sessionID(1), revs)
+	if len(revs) != 1 || revs[0].id != revocationID(1) {
+		t.Fatalf("expected only %s in force, got %v", revocationID(1), revs)
 	}
 	select {
 	case e := <-f.events:

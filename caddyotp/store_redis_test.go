@@ -100,7 +100,7 @@ func exerciseRedisStore(t *testing.T, s Store, mobile, code string) {
 	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
 		t.Fatalf("RecentLedger: expected no error, got %v", err)
 	}
-	revoke(t, s, sessionID(1), time.Now().Add(time.Hour))
+	revoke(t, s, revocationID(1), time.Now().Add(time.Hour))
 }
 
 // dumpRedis returns every key with a printable form of its value.
@@ -239,7 +239,7 @@ func storeCalls(s Store) map[string]error {
 		"ReleaseBudget": s.ReleaseBudget(ctx, time.Now(), 1),
 		"AppendLedger":  s.AppendLedger(ctx, ledgerEntry("login", 1)),
 		"RecentLedger":  second(s.RecentLedger(ctx, "login", 1)),
-		"RevokeSession": s.RevokeSession(ctx, sessionID(9), time.Now().Add(time.Hour)),
+		"RevokeSession": s.RevokeSession(ctx, revocationID(9), time.Now().Add(time.Hour)),
 	}
 }
 
@@ -451,20 +451,20 @@ func TestRedisStoreRevocationTTL(t *testing.T) {
 	s := newTestRedisStore(t, srv.Addr(), "otp:")
 	c, ctx, key := srv.Client(), context.Background(), s.keys.revokedSessions()
 
-	revoke(t, s, sessionID(1), time.Now().Add(12*time.Hour))
-	revoke(t, s, sessionID(2), time.Now().Add(time.Hour))
+	revoke(t, s, revocationID(1), time.Now().Add(12*time.Hour))
+	revoke(t, s, revocationID(2), time.Now().Add(time.Hour))
 	if ttl := c.PTTL(ctx, key).Val(); ttl < 12*time.Hour || ttl > 12*time.Hour+revocationSkew {
 		t.Fatalf("expected a ttl of 12h to 12h+%s, got %s", revocationSkew, ttl)
 	}
 
 	// an entry whose end is past (by more than the skew allowed) goes with the next write
 	old := time.Now().Add(-2 * revocationSkew).UnixMilli()
-	if err := c.ZAdd(ctx, key, redis.Z{Score: float64(old), Member: sessionID(3)}).Err(); err != nil {
+	if err := c.ZAdd(ctx, key, redis.Z{Score: float64(old), Member: revocationID(3)}).Err(); err != nil {
 		t.Fatalf("ZADD: expected no error, got %v", err)
 	}
-	revoke(t, s, sessionID(4), time.Now().Add(time.Minute))
+	revoke(t, s, revocationID(4), time.Now().Add(time.Minute))
 	members := c.ZRange(ctx, key, 0, -1).Val()
-	if strings.Join(members, ",") != strings.Join([]string{sessionID(4), sessionID(2), sessionID(1)}, ",") {
+	if strings.Join(members, ",") != strings.Join([]string{revocationID(4), revocationID(2), revocationID(1)}, ",") {
 		t.Fatalf("expected ids 4, 2 and 1 by end, got %v", members)
 	}
 	if ttl := c.PTTL(ctx, key).Val(); ttl < 12*time.Hour-time.Minute {
@@ -492,7 +492,7 @@ func TestRedisStoreRevocationsDownAndBack(t *testing.T) {
 	stopped := time.Now()
 	f.untilHealth(t, false, time.Second)
 	t.Logf("health(false) %s after the stop", time.Since(stopped))
-	if err := s.RevokeSession(context.Background(), sessionID(1), time.Now().Add(time.Hour)); !errors.Is(err, ErrStoreUnavailable) {
+	if err := s.RevokeSession(context.Background(), revocationID(1), time.Now().Add(time.Hour)); !errors.Is(err, ErrStoreUnavailable) {
 		t.Fatalf("expected ErrStoreUnavailable while Redis is down, got %v", err)
 	}
 
@@ -504,7 +504,7 @@ func TestRedisStoreRevocationsDownAndBack(t *testing.T) {
 	}
 	t.Logf("health(true) %s after the restart", time.Since(restarted))
 
-	id, until := sessionID(2), time.Now().Add(time.Hour)
+	id, until := revocationID(2), time.Now().Add(time.Hour)
 	revoke(t, s, id, until)
 	f.expectRevoked(t, id, until, time.Second)
 }
@@ -520,7 +520,7 @@ func TestRedisStoreRevocationsReload(t *testing.T) {
 		t.Fatalf("CLIENT KILL: expected no error, got %v", err)
 	}
 	f.untilHealth(t, false, time.Second)
-	id, until := sessionID(1), time.Now().Add(time.Hour)
+	id, until := revocationID(1), time.Now().Add(time.Hour)
 	revoke(t, s, id, until) // the feed may be back already: it comes either way
 	f.expectRevoked(t, id, until, 3*time.Second)
 }
@@ -606,7 +606,7 @@ func TestRedisStoreRevocationsSilent(t *testing.T) {
 	thawed := time.Now()
 	f.untilHealth(t, true, 5*time.Second)
 	t.Logf("health(true) %s after the network came back", time.Since(thawed))
-	id, until := sessionID(1), time.Now().Add(time.Hour)
+	id, until := revocationID(1), time.Now().Add(time.Hour)
 	revoke(t, s, id, until)
 	f.expectRevoked(t, id, until, time.Second)
 }
@@ -616,7 +616,7 @@ func TestRedisStoreRevocationsSilent(t *testing.T) {
 func TestRedisStoreRevocationsStop(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newTestRedisStore(t, srv.Addr(), "otp:")
-	revoke(t, s, sessionID(1), time.Now().Add(time.Hour)) // the client's own goroutines, if any, start now
+	revoke(t, s, revocationID(1), time.Now().Add(time.Hour)) // the client's own goroutines, if any, start now
 	before := runtime.NumGoroutine()
 
 	f := watch(t, s)
@@ -649,12 +649,12 @@ func TestRedisStoreRevocationsCluster(t *testing.T) {
 		c := redistest.StartCluster(t)
 		s := &RedisStore{Addresses: c.Addrs(), KeyPrefix: "otp:"}
 		provisionRedisStore(t, s)
-		revoke(t, s, sessionID(1), time.Now().Add(time.Hour))
+		revoke(t, s, revocationID(1), time.Now().Add(time.Hour))
 		f := watch(t, s)
 		if revs := f.untilHealth(t, true, 5*time.Second); len(revs) != 1 {
 			t.Fatalf("expected one revocation, got %v", revs)
 		}
-		id, until := sessionID(2), time.Now().Add(time.Hour)
+		id, until := revocationID(2), time.Now().Add(time.Hour)
 		revoke(t, s, id, until)
 		f.expectRevoked(t, id, until, time.Second)
 	})
@@ -664,7 +664,7 @@ func TestRedisStoreRevocationsCluster(t *testing.T) {
 		provisionRedisStore(t, s)
 		f := watch(t, s)
 		f.untilHealth(t, true, 5*time.Second)
-		id, until := sessionID(2), time.Now().Add(time.Hour)
+		id, until := revocationID(2), time.Now().Add(time.Hour)
 		revoke(t, s, id, until)
 		f.expectRevoked(t, id, until, time.Second)
 	})

@@ -605,7 +605,7 @@ func testLedgerCapped(t *testing.T, s Store) {
 }
 
 // sessionID is a made-up gate session id: 32 lower-case hex digits.
-func sessionID(n int) string {
+func revocationID(n int) string {
 	return fmt.Sprintf("%032x", n)
 }
 
@@ -719,7 +719,7 @@ func expectRevocationEnd(t *testing.T, e feedEvent, until time.Time) {
 }
 
 func testRevocationBeforeWatch(t *testing.T, s Store) {
-	a, b := sessionID(1), sessionID(2)
+	a, b := revocationID(1), revocationID(2)
 	untilA, untilB := time.Now().Add(time.Hour), time.Now().Add(12*time.Hour)
 	revoke(t, s, a, untilA)
 	revoke(t, s, b, untilB)
@@ -742,7 +742,7 @@ func testRevocationAfterWatch(t *testing.T, s Store) {
 	if revs := f.untilHealth(t, true, 2*time.Second); len(revs) != 0 {
 		t.Fatalf("expected no revocations yet, got %v", revs)
 	}
-	id, until := sessionID(3), time.Now().Add(8*time.Hour)
+	id, until := revocationID(3), time.Now().Add(8*time.Hour)
 	start := time.Now()
 	revoke(t, s, id, until)
 	f.expectRevoked(t, id, until, time.Second)
@@ -750,7 +750,7 @@ func testRevocationAfterWatch(t *testing.T, s Store) {
 }
 
 func testRevocationPast(t *testing.T, s Store) {
-	past, live := sessionID(4), sessionID(5)
+	past, live := revocationID(4), revocationID(5)
 	revoke(t, s, past, time.Now().Add(100*time.Millisecond))
 	revoke(t, s, live, time.Now().Add(time.Hour))
 	time.Sleep(200 * time.Millisecond)
@@ -763,7 +763,7 @@ func testRevocationPast(t *testing.T, s Store) {
 }
 
 func testRevocationLaterEnd(t *testing.T, s Store) {
-	id := sessionID(6)
+	id := revocationID(6)
 	later := time.Now().Add(2 * time.Hour)
 	revoke(t, s, id, later)
 	revoke(t, s, id, time.Now().Add(time.Hour))
@@ -780,14 +780,14 @@ func testRevocationTwoWatchers(t *testing.T, s Store) {
 	f1, f2 := watch(t, s), watch(t, s)
 	f1.untilHealth(t, true, 2*time.Second)
 	f2.untilHealth(t, true, 2*time.Second)
-	id, until := sessionID(7), time.Now().Add(time.Hour)
+	id, until := revocationID(7), time.Now().Add(time.Hour)
 	revoke(t, s, id, until)
 	f1.expectRevoked(t, id, until, time.Second)
 	f2.expectRevoked(t, id, until, time.Second)
 
 	// one watcher's end leaves the other one fed
 	f1.stop(t)
-	id2 := sessionID(8)
+	id2 := revocationID(8)
 	revoke(t, s, id2, until)
 	f2.expectRevoked(t, id2, until, time.Second)
 }

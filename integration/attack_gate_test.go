@@ -108,7 +108,6 @@ func TestAttackCookies(t *testing.T) {
 		{"the session with a byte more", "/admin/x", "otp_session=" + session + "A"},
 		{"the session padded", "/admin/x", "otp_session=" + session + "=="},
 		{"the session quoted", "/admin/x", `otp_session="` + session + `"`},
-		{"the session in standard base64", "/admin/x", "otp_session=" + strings.NewReplacer("-", "+", "_", "/").Replace(session)},
 		{"the session under the __Host- name on HTTP", "/admin/x", "__Host-otp_session=" + session},
 		{"the session under another case", "/admin/x", "OTP_SESSION=" + session},
 		{"a bogus session before the real one", "/admin/x", "otp_session=bogus; otp_session=" + session},
@@ -118,6 +117,11 @@ func TestAttackCookies(t *testing.T) {
 		{"a 100 KB cookie header", "/admin/x", "otp_session=" + strings.Repeat("A", 100<<10)},
 		{"1000 bogus sessions", "/admin/x", strings.Repeat("otp_session=bogus; ", 1000)},
 		{"an empty session", "/admin/x", "otp_session="},
+	}
+	// The same token in the standard base64 alphabet: when the token has no '-' or '_' the
+	// two spellings are the same string, so the case is only meaningful otherwise.
+	if std := strings.NewReplacer("-", "+", "_", "/").Replace(session); std != session {
+		refused = append(refused, struct{ name, path, cookie string }{"the session in standard base64", "/admin/x", "otp_session=" + std})
 	}
 	for _, tc := range refused {
 		before := s.up.count()

@@ -8,9 +8,8 @@
 //	benchtool cycle -api URL -key K -sns URL …             the send → verify cycle rate
 //	benchtool summary results.tsv machine.txt              the Markdown table of a run
 //
-// The session tokens follow caddyotp/internal/session (which only the plugin may import):
-// base64url(kind | kid[4] | body | HMAC-SHA-256). run.sh checks every token against the
-// gate before it measures, so a change of format shows as a failed run, not a wrong number.
+// The session tokens are made with the gate's own token package (caddyotp/session); run.sh
+// still checks every token against the gate before it measures.
 package main
 
 import (
@@ -21,7 +20,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -39,6 +37,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/caddyotp/caddyotp/caddyotp/session"
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 )
 
@@ -68,29 +67,18 @@ func sessions(args []string) {
 	if len(*secret) < 32 {
 		log.Fatal("sessions: -secret of at least 32 bytes is required")
 	}
-	m := hmac.New(sha256.New, []byte(*secret))
-	m.Write([]byte("caddyotp session token key v1"))
-	key := m.Sum(nil)
-	kid := sha256.Sum256(append([]byte("caddyotp key id"), key...))
+	keys := session.NewKeyring([]byte(*secret))
 	now := time.Now().Unix()
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	for range *n {
-		raw := []byte{1} // session.KindSession
-		raw = append(raw, kid[:4]...)
-		var id [16]byte
-		rand.Read(id[:])
-		raw = append(raw, id[:]...)
-		for _, v := range []int64{now, now, now + int64(life.Seconds())} { // issued, seen, expires
-			raw = binary.BigEndian.AppendUint64(raw, uint64(v))
+		s := session.Session{Issued: now, Seen: now, Expires: now + int64(life.Seconds()), Realm: *realm, Mobile: *mobile}
+		rand.Read(s.ID[:])
+		tok, err := keys.SealSession(s)
+		if err != nil {
+			log.Fatalf("sessions: %v", err)
 		}
-		for _, s := range []string{*realm, "", *mobile} { // realm, user, mobile
-			raw = append(raw, byte(len(s)))
-			raw = append(raw, s...)
-		}
-		mac := hmac.New(sha256.New, key)
-		mac.Write(raw)
-		fmt.Fprintln(out, base64.RawURLEncoding.EncodeToString(mac.Sum(raw)))
+		fmt.Fprintln(out, tok)
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package session makes and checks the gate's signed tokens: the session cookie and the
+// Package session is the gate's token format: it makes and checks the gate's signed tokens: the session cookie and the
 // challenge cookie. A token is
 //
 //	base64url( version | kid[4] | body | HMAC-SHA-256(key, version | kid | body) )
