@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite. Installs what the tests need and is missing: redis-server
-# (and redis-cli) and chromium, through apt-get.
+# Runs the whole test suite: go vet, go test -race ./..., then every fuzz target for a
+# bounded time (./fuzz.sh; FUZZTIME=0 skips it). Installs what the tests need and is
+# missing: redis-server (and redis-cli) and chromium, through apt-get.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,3 +19,6 @@ fi
 
 go vet ./...
 go test -race -count=1 -timeout 30m "$@" ./...
+if [ "${FUZZTIME:-8s}" != "0" ]; then
+	./fuzz.sh
+fi
