@@ -14,6 +14,7 @@ import (
 	"github.com/caddyotp/caddyotp/internal/redistest"
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 	"github.com/caddyotp/caddyotp/internal/testcaddy"
+	"github.com/caddyotp/caddyotp/internal/testnet"
 
 	_ "github.com/caddyotp/caddyotp/caddyotp"
 )
@@ -65,8 +66,8 @@ func startAPIWith(t *testing.T, o apiOptions) *apiEnv {
 		env.redis = redistest.Start(t)
 		storeBlock = fmt.Sprintf("store redis {\n\t\t\taddress %s\n\t\t}", env.redis.Addr())
 	}
-	port := testcaddy.FreePort(t)
-	env.base = testcaddy.Site(port)
+	port := testnet.FreePort(t)
+	env.base = testnet.Site(port)
 	testcaddy.Start(t, fmt.Sprintf(`{
 	admin off
 	%s

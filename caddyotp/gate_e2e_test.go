@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 	"github.com/caddyotp/caddyotp/internal/testcaddy"
+	"github.com/caddyotp/caddyotp/internal/testnet"
 )
 
 const gateSecret = "gate-secret-0123456789abcdef0123456789"
@@ -72,8 +73,8 @@ func startGate(t *testing.T, templateExtra string) *gateEnv {
 	t.Helper()
 	gateAWSEnv(t)
 	env := &gateEnv{sns: snsdouble.New(t), up: newUpstream(t)}
-	p1, p2 := testcaddy.FreePort(t), testcaddy.FreePort(t)
-	env.base, env.idp = testcaddy.Site(p1), testcaddy.Site(p2)
+	p1, p2 := testnet.FreePort(t), testnet.FreePort(t)
+	env.base, env.idp = testnet.Site(p1), testnet.Site(p2)
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		if err != nil {

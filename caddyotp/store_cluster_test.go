@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/caddyotp/caddyotp/internal/redistest"
@@ -192,18 +190,7 @@ func TestRedisStoreSettings(t *testing.T) {
 		{"bad client pair", RedisStore{TLS: &RedisTLS{CertFile: notPEM, KeyFile: notPEM}}, "cert_file and key_file"},
 	}
 	for _, b := range bad {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-			defer cancel()
-			s := b.s
-			err := s.Provision(ctx)
-			if err == nil || !strings.Contains(err.Error(), b.want) {
-				t.Fatalf("expected an error with %q, got %v", b.want, err)
-			}
-			if err := s.Cleanup(); err != nil {
-				t.Fatalf("Cleanup after a failed Provision: expected no error, got %v", err)
-			}
-		})
+		t.Run(b.name, func(t *testing.T) { expectProvisionFails(t, b.s, b.want) })
 	}
 
 	t.Run("one address with cluster", func(t *testing.T) {

@@ -392,18 +392,22 @@ func TestRedisStoreProvision(t *testing.T) {
 		{"negative timeout", RedisStore{ReadTimeout: -1}, "read_timeout"},
 	}
 	for _, b := range bad {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-			defer cancel()
-			s := b.s
-			err := s.Provision(ctx)
-			if err == nil || !strings.Contains(err.Error(), b.want) {
-				t.Fatalf("expected an error naming %s, got %v", b.want, err)
-			}
-			if err := s.Cleanup(); err != nil {
-				t.Fatalf("Cleanup after a failed Provision: expected no error, got %v", err)
-			}
-		})
+		t.Run(b.name, func(t *testing.T) { expectProvisionFails(t, b.s, b.want) })
+	}
+}
+
+// expectProvisionFails provisions s and expects an error containing want, then a clean
+// Cleanup (which must be safe after a half-done Provision).
+func expectProvisionFails(t *testing.T, s RedisStore, want string) {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	err := s.Provision(ctx)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("expected an error naming %s, got %v", want, err)
+	}
+	if err := s.Cleanup(); err != nil {
+		t.Fatalf("Cleanup after a failed Provision: expected no error, got %v", err)
 	}
 }
 

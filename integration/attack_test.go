@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
+	"github.com/caddyotp/caddyotp/internal/testnet"
 )
 
 // upstreamSaw is one request that reached the recording upstream.
@@ -91,8 +92,8 @@ func startAttackSite(t testing.TB) *attackSite {
 	s := &attackSite{sns: snsdouble.New(t)}
 	var upAddr string
 	s.up, upAddr = startRecorder(t)
-	ports := [3]int{freePort(t), freePort(t), freePort(t)}
-	s.spec, s.hardened, s.whole = site(ports[0]), site(ports[1]), site(ports[2])
+	ports := [3]int{testnet.FreePort(t), testnet.FreePort(t), testnet.FreePort(t)}
+	s.spec, s.hardened, s.whole = testnet.Site(ports[0]), testnet.Site(ports[1]), testnet.Site(ports[2])
 	s.specAddr, s.hardenedAddr, s.wholeAddr = strings.TrimPrefix(s.spec, "http://"), strings.TrimPrefix(s.hardened, "http://"), strings.TrimPrefix(s.whole, "http://")
 	limits := `resend 0s
 			attempts 5

@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyotp/caddyotp/internal/redistest"
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
+	"github.com/caddyotp/caddyotp/internal/testnet"
 )
 
 // updateDocs makes TestBrowserGateFlow copy its challenge-page screenshot to
@@ -240,7 +241,7 @@ func (b *browser) expectClean(step, gated string) {
 func TestBrowserGateFlow(t *testing.T) {
 	rds := redistest.Start(t)
 	sns := snsdouble.New(t)
-	gatePort, upstreamPort := freePort(t), freePort(t)
+	gatePort, upstreamPort := testnet.FreePort(t), testnet.FreePort(t)
 	startCaddy(t, fmt.Sprintf(`{
 	otp {
 		secret %s
@@ -276,8 +277,8 @@ func TestBrowserGateFlow(t *testing.T) {
 <h1>Admin area</h1><p>Signed in as <strong id="mobile">{http.request.header.X-OTP-Mobile}</strong>.</p>
 <p><a href="/admin/.otp/logout">Sign out</a></p>`+"`"+`
 }
-`, sharedSecret, rds.Addr(), sns.URL(), site(gatePort), gateMobile, upstreamPort, site(upstreamPort)))
-	base := site(gatePort)
+`, sharedSecret, rds.Addr(), sns.URL(), testnet.Site(gatePort), gateMobile, upstreamPort, testnet.Site(upstreamPort)))
+	base := testnet.Site(gatePort)
 	admin := base + "/admin/"
 
 	b := newBrowser(t)

@@ -6,7 +6,6 @@ package integration
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/testnet"
 )
 
 // caddyBin is the Caddy built once by TestMain for every test of the package.
@@ -58,20 +59,6 @@ type caddyProc struct {
 	waitErr error         // set before exited is closed
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// site is the address of a site on port.
-func site(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
-
 // globalOptions matches the global options block the Caddyfile starts with, if any.
 var globalOptions = regexp.MustCompile(`^\s*\{[ \t]*\n`)
 
@@ -84,7 +71,7 @@ var siteAddress = regexp.MustCompile(`(?m)^(http://127\.0\.0\.1:\d+)\s*\{`)
 // listens beyond the loopback. Sites should be written http://127.0.0.1:<freePort>.
 func startCaddy(t testing.TB, caddyfile string) *caddyProc {
 	t.Helper()
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testnet.FreePort(t))
 	opts := fmt.Sprintf("\tadmin %s\n\tdefault_bind 127.0.0.1\n", admin)
 	if loc := globalOptions.FindStringIndex(caddyfile); loc != nil {
 		caddyfile = caddyfile[:loc[1]] + opts + caddyfile[loc[1]:]

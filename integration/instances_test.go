@@ -23,6 +23,7 @@ import (
 
 	"github.com/caddyotp/caddyotp/internal/redistest"
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
+	"github.com/caddyotp/caddyotp/internal/testnet"
 )
 
 const (
@@ -104,7 +105,7 @@ func (c instanceConfig) caddyfile(port int) string {
 	}
 }
 `, sharedSecret, strings.ReplaceAll(c.store, "\n", "\n\t\t\t"), c.sns, c.sendTimeout, smsPrice, dailyBudget,
-		templateKey, c.mobileLimit, site(port), gateMobile, c.upstream)
+		templateKey, c.mobileLimit, testnet.Site(port), gateMobile, c.upstream)
 }
 
 // cluster is several Caddy instances on one store, with the SNS double and an upstream
@@ -130,9 +131,9 @@ func startInstances(t testing.TB, n int, cfg instanceConfig, rdb redis.Universal
 	cfg.sns, cfg.upstream = c.sns.URL(), up.Listener.Addr().String()
 	start := time.Now()
 	for range n {
-		port := freePort(t)
+		port := testnet.FreePort(t)
 		c.procs = append(c.procs, startCaddy(t, cfg.caddyfile(port)))
-		c.bases = append(c.bases, site(port))
+		c.bases = append(c.bases, testnet.Site(port))
 	}
 	t.Logf("%d instances up in %s", n, time.Since(start).Round(time.Millisecond))
 	return c
@@ -621,7 +622,7 @@ func readmeCaddyfileRuns(t *testing.T, c *cluster, b backend) {
 	})
 	var bases []string
 	for range 2 {
-		port := freePort(t)
+		port := testnet.FreePort(t)
 		cf := text
 		for _, p := range readmePlaceholders {
 			if !strings.Contains(cf, p) {
@@ -633,11 +634,11 @@ func readmeCaddyfileRuns(t *testing.T, c *cluster, b backend) {
 			"{env.OTP_LOGIN_KEY}", templateKey,
 			"{env.REDIS_PASSWORD}", `""`,
 			"region eu-west-2", "region eu-west-2\n\t\t\tendpoint "+c.sns.URL(),
-			"otp.example.com", site(port),
+			"otp.example.com", testnet.Site(port),
 			"127.0.0.1:9000", strings.TrimPrefix(c.bases[0], "http://"),
 		).Replace(cf)
 		startCaddy(t, cf)
-		bases = append(bases, site(port))
+		bases = append(bases, testnet.Site(port))
 	}
 	const mobile = "+447400500001"
 	before := c.sns.Count()
@@ -664,7 +665,7 @@ func TestCaddyfileExample(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "Caddyfile.example")); err != nil {
 		t.Fatalf("expected Caddyfile.example at the repo root: %v", err)
 	}
-	p := runCaddy(t, root, []string{fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", freePort(t))}, "run", "--config", "Caddyfile.example")
+	p := runCaddy(t, root, []string{fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", testnet.FreePort(t))}, "run", "--config", "Caddyfile.example")
 	p.waitHTTP("http://127.0.0.1:8080/", "http://127.0.0.1:9000/")
 
 	if out := p.output(); !strings.Contains(out, `"logger":"otp.senders.log"`) || !strings.Contains(strings.ToLower(out), "warn") {

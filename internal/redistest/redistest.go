@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyotp/caddyotp/internal/testnet"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -55,7 +56,7 @@ func startServer(t testing.TB, dir string, extra func(port int) (first, last []s
 	// A free port can be taken by someone else before redis-server binds it: try again.
 	var err, lastErr error
 	for range 3 {
-		s.port, err = freePort()
+		s.port, err = testnet.TryFreePort()
 		if err != nil {
 			t.Fatalf("finding a free port: %v", err)
 		}
@@ -227,21 +228,11 @@ func sidePort(t testing.TB) func(port int) int {
 	return func(port int) int {
 		if port != main {
 			var err error
-			if side, err = freePort(); err != nil {
+			if side, err = testnet.TryFreePort(); err != nil {
 				t.Fatalf("finding a free port: %v", err)
 			}
 			main = port
 		}
 		return side
 	}
-}
-
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -6,8 +6,6 @@ package testcaddy
 
 import (
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -21,17 +19,6 @@ import (
 )
 
 var running sync.Mutex
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // Adapt turns a Caddyfile into Caddy's JSON config, failing the test on any error or warning.
 func Adapt(t testing.TB, caddyfile string) []byte {
@@ -89,6 +76,3 @@ func WaitHTTP(t testing.TB, url string) {
 	}
 	t.Fatalf("%s did not answer within 5s", url)
 }
-
-// Site is the address of a site on port.
-func Site(port int) string { return fmt.Sprintf("http://127.0.0.1:%d", port) }
