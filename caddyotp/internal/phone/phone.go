@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -35,6 +36,17 @@ func Parse(s string) (Number, error) {
 			return Number{}, ErrFormat
 		}
 	}
+	if r, ok := parsed.get(s); ok {
+		return r.n, r.err
+	}
+	n, err := parseValid(s)
+	parsed.put(s, parseResult{n, err})
+	return n, err
+}
+
+// parseValid asks libphonenumber about a string already known to be '+' and digits. It
+// runs dozens of regular expressions (about 20 µs), so Parse keeps its answers.
+func parseValid(s string) (Number, error) {
 	n, err := phonenumbers.Parse(s, "")
 	if err != nil {
 		return Number{}, ErrInvalid
@@ -107,4 +119,36 @@ func ParseAny(s string) (Number, error) {
 		return n, nil
 	}
 	return Number{}, err
+}
+
+// parseCacheSize bounds the answers Parse keeps. A flood of distinct numbers only empties
+// the cache (it is dropped whole when full), never grows it, and costs what no cache costs.
+var parseCacheSize = 10000
+
+type parseResult struct {
+	n   Number
+	err error
+}
+
+type parseCache struct {
+	mu sync.RWMutex
+	m  map[string]parseResult
+}
+
+var parsed = &parseCache{m: make(map[string]parseResult)}
+
+func (c *parseCache) get(s string) (parseResult, bool) {
+	c.mu.RLock()
+	r, ok := c.m[s]
+	c.mu.RUnlock()
+	return r, ok
+}
+
+func (c *parseCache) put(s string, r parseResult) {
+	c.mu.Lock()
+	if len(c.m) >= parseCacheSize {
+		c.m = make(map[string]parseResult)
+	}
+	c.m[s] = r
+	c.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,4 +130,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Prefix(%q) = %q", s, p)
 		}
 	})
+}
+
+// TestParseCacheAgrees checks that a second Parse (answered from the cache) gives the same
+// answer as the first, for good and bad numbers, and that the cache stays bounded.
+func TestParseCacheAgrees(t *testing.T) {
+	for _, s := range []string{"+447400123456", "+12025550123", "+447700900123", "+442071234567"} {
+		n1, err1 := Parse(s)
+		n2, err2 := Parse(s)
+		if n1 != n2 || err1 != err2 {
+			t.Errorf("%s: expected the same answer twice, got %+v %v and %+v %v", s, n1, err1, n2, err2)
+		}
+		if _, ok := parsed.get(s); !ok {
+			t.Errorf("%s: expected the answer to be kept", s)
+		}
+	}
+	defer func(n int) { parseCacheSize = n }(parseCacheSize)
+	parseCacheSize = 50
+	for i := 0; i < parseCacheSize+10; i++ {
+		Parse(fmt.Sprintf("+4474001%05d", i%100000))
+	}
+	parsed.mu.RLock()
+	size := len(parsed.m)
+	parsed.mu.RUnlock()
+	if size > parseCacheSize {
+		t.Errorf("expected at most %d kept answers, got %d", parseCacheSize, size)
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse("+447400123456"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseUncached(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := parseValid("+447400123456"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
