@@ -121,9 +121,11 @@ func ParseAny(s string) (Number, error) {
 	return Number{}, err
 }
 
-// parseCacheSize bounds the answers Parse keeps. A flood of distinct numbers only empties
-// the cache (it is dropped whole when full), never grows it, and costs what no cache costs.
-var parseCacheSize = 10000
+// parseCacheSize bounds the answers Parse keeps (about 120 bytes each, so ~6 MB): enough
+// for every number sent to within a code's 10-minute lifetime at 80 sends a second, so a
+// verify finds the answer its send left. A flood of distinct numbers only empties the cache
+// (it is dropped whole when full), never grows it, and costs what no cache costs.
+var parseCacheSize = 50000
 
 type parseResult struct {
 	n   Number
