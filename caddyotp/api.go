@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -148,14 +147,8 @@ func (h *API) templateForKey(key string) *Template {
 		return nil
 	}
 	var found *Template
-	names := make([]string, 0, len(h.app.templates))
-	for name := range h.app.templates {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		t := h.app.templates[name]
-		if t.Key != "" && subtle.ConstantTimeCompare([]byte(t.Key), []byte(key)) == 1 {
+	for _, t := range h.app.keyed {
+		if subtle.ConstantTimeCompare([]byte(t.Key), []byte(key)) == 1 {
 			found = t
 		}
 	}

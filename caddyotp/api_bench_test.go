@@ -13,6 +13,7 @@ func BenchmarkAPIVerifyWrongCode(b *testing.B) {
 	_, app := newBenchGate(b)
 	tmpl := app.templates[DefaultTemplate]
 	tmpl.Key = "bench-template-key-0123456789"
+	app.keyed = append(app.keyed, tmpl)
 	h := &API{app: app, logger: app.logger}
 	body := `{"mobile":"+447400123456","otp":"123456"}`
 	b.ReportAllocs()

@@ -64,6 +64,7 @@ type App struct {
 	store     Store
 	sender    Sender
 	templates map[string]*Template
+	keyed     []*Template // the templates with an API key, for otp_api
 	policy    LockPolicy
 	metrics   *metrics
 	sessions  *sessionManager
@@ -160,6 +161,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	for name, t := range a.templates {
 		t.provision(name, repl)
+		if t.Key != "" {
+			a.keyed = append(a.keyed, t)
+		}
 	}
 
 	if a.Prices == nil {
