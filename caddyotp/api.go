@@ -33,8 +33,10 @@ const maxBodyBytes = 4 << 10
 //   - `/verify-otp` (POST): checks a code. 200 `{"status":"verified","mobile"}`.
 //   - `/sms-log` (GET, `?limit=1..1000`, default 100): the template's recent SMS with totals.
 //
-// Every request carries the `template-key` header, which selects the template and
-// authenticates the caller. Bodies are `application/json`, at most 4 KiB. Errors are
+// Every request carries the template's key, which selects the template and authenticates
+// the caller: as `Authorization: Bearer <key>` (recommended: Caddy's access log redacts
+// it) or in the `template-key` header (which the access log prints); when both are given
+// they must be the same key. Bodies are `application/json`, at most 4 KiB. Errors are
 // `{"error":{"code","message"}}` with the status of SPEC.md: 400 invalid_json, invalid_mobile,
 // invalid_otp, invalid_sender_id, invalid_origination_number, invalid_limit; 401
 // invalid_template_key, otp_incorrect (with attempts_left); 403 country_not_allowed;
@@ -85,9 +87,9 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		w.Header().Set("Allow", method)
 		return h.fail(w, r, newError(CodeMethodNotAllowed, "%s takes %s only", path[strings.LastIndex(path, "/")+1:], method))
 	}
-	t := h.templateForKey(r.Header.Get("template-key"))
+	t := h.templateForKey(requestKey(r))
 	if t == nil {
-		return h.fail(w, r, newError(CodeInvalidTemplateKey, "the template-key header is missing or matches no template"))
+		return h.fail(w, r, newError(CodeInvalidTemplateKey, "the key (Authorization: Bearer, or the template-key header) is missing or matches no template"))
 	}
 	switch op {
 	case "send":
@@ -139,6 +141,22 @@ func (h *API) serveLog(w http.ResponseWriter, r *http.Request, t *Template) erro
 		entries = []LedgerEntry{}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"messages": entries, "count": len(entries), "total_usd": roundUSD(total)})
+}
+
+// requestKey is the template key a request carries: `Authorization: Bearer <key>` or the
+// `template-key` header. Both at once must agree; another Authorization scheme (such as
+// basic_auth's in front of the API) carries no key. "" when there is none or they disagree.
+func requestKey(r *http.Request) string {
+	header := r.Header.Get("template-key")
+	scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return header
+	}
+	bearer = strings.TrimSpace(bearer)
+	if header != "" && subtle.ConstantTimeCompare([]byte(header), []byte(bearer)) != 1 {
+		return ""
+	}
+	return bearer
 }
 
 // templateForKey finds the template whose key is key, comparing every key in constant time.
