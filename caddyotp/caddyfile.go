@@ -319,6 +319,7 @@ func parseAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 //		idle <duration>
 //		header <name>
 //		title <text>
+//		secure_cookies
 //	}
 func parseGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h.Next() // "otp_gate"
@@ -379,6 +380,11 @@ func parseGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 			err = oneArg(h.Dispenser, &g.Header)
 		case "title":
 			err = oneArg(h.Dispenser, &g.Title)
+		case "secure_cookies":
+			if h.NextArg() {
+				return nil, h.Errf("'secure_cookies' takes no value, got '%s'", h.Val())
+			}
+			g.SecureCookies = true
 		default:
 			return nil, h.Errf("unrecognized subdirective '%s'", w)
 		}

@@ -99,6 +99,8 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"gate idle", "http://localhost {\n otp_gate {\n  idle forever\n }\n}", "'idle': 'forever' is not a duration"},
 		{"gate mobiles arity", "http://localhost {\n otp_gate {\n  mobiles {\n   alice\n  }\n }\n}", "mobiles: 'alice' needs exactly one mobile"},
 		{"gate mobiles dup", "http://localhost {\n otp_gate {\n  mobiles {\n   a +447400123456\n   a +447400123457\n  }\n }\n}", "mobiles: 'a' is given more than once"},
+		{"gate secure_cookies value", "http://localhost {\n otp_gate {\n  secure_cookies on\n }\n}", "'secure_cookies' takes no value, got 'on'"},
+		{"gate secure_cookies twice", "http://localhost {\n otp_gate {\n  secure_cookies\n  secure_cookies\n }\n}", "'secure_cookies' is given more than once"},
 		{"api block", "http://localhost {\n otp_api {\n  foo\n }\n}", "unrecognized subdirective 'foo'"},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -77,6 +78,13 @@ type Gate struct {
 
 	// The name shown on the pages. Default: the template's name
 	Title string `json:"title,omitempty"`
+
+	// Makes the gate's cookies Secure with the `__Host-` prefix on every request, for a
+	// site that browsers only ever reach over HTTPS. Without it they are secure when the
+	// request came over TLS, or from one of the server's `trusted_proxies` whose
+	// right-most `X-Forwarded-Proto` is `https` (a TLS-terminating load balancer).
+	// Default: false
+	SecureCookies bool `json:"secure_cookies,omitempty"`
 
 	app      *App
 	tmpl     *Template
@@ -170,12 +178,18 @@ func (g *Gate) Validate() error {
 	}
 	sort.Strings(users)
 	for _, u := range users {
+		if len(u) > maxUserLen {
+			return fmt.Errorf("mobiles: user name %.32q… is %d bytes, longer than %d", u, len(u), maxUserLen)
+		}
 		if _, err := phone.Parse(g.Mobiles[u]); err != nil {
 			return fmt.Errorf("mobiles: %s %q: %w", u, g.Mobiles[u], err)
 		}
 	}
 	return nil
 }
+
+// maxUserLen is the longest user name a session can carry.
+const maxUserLen = 255
 
 // ServeHTTP lets a request with a valid session through and answers every other one.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -186,23 +200,33 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return g.serveReserved(w, r, now, r.URL.Path[:i+1], r.URL.Path[i+len(reservedSegment):])
 	}
 
-	token := cookieValue(r, sessionCookieName(r))
+	token := cookieValue(r, g.cookieName(r, sessionCookie))
 	if token != "" {
 		if !g.app.sessions.healthy.Load() {
 			return g.unavailable(w, r, errors.New("session revocation feed is down"))
 		}
-		c, err := g.app.sessions.checkSession(token, g.tmpl.name, now.Unix(), int64(time.Duration(g.Idle)/time.Second))
+		c, err := g.checkSession(token, now)
 		if err == nil && g.mayUse(r, c) {
 			if now.Unix()-c.Seen >= int64(seenRefresh/time.Second) {
 				c.Seen = now.Unix()
-				g.setSessionCookie(w, r, g.app.sessions.sealSession(c), c.Expires)
+				if err := g.setSessionCookie(w, r, c); err != nil {
+					return err
+				}
 			}
-			removeCookies(r, sessionCookieName(r), challengeCookieName(r))
+			removeCookies(r, g.cookieName(r, sessionCookie), g.cookieName(r, challengeCookie))
+			g.stripIdentityTrailers(r)
 			r.Header[g.header] = []string{c.Mobile}
 			return next.ServeHTTP(w, r)
 		}
 	}
 	return g.challenge(w, r, now)
+}
+
+// checkSession checks a session token against this gate's template, idle and session
+// limits.
+func (g *Gate) checkSession(token string, now time.Time) (sessionClaims, error) {
+	return g.app.sessions.checkSession(token, g.tmpl.name, now.Unix(),
+		int64(time.Duration(g.Idle)/time.Second), int64(time.Duration(g.Session)/time.Second))
 }
 
 // mayUse checks a valid token against this gate: the mobile must still be allowed, and in
@@ -235,7 +259,7 @@ func (g *Gate) challenge(w http.ResponseWriter, r *http.Request, now time.Time) 
 		}
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && acceptsHTML(r) {
-		c, err := g.app.sessions.openChallenge(cookieValue(r, challengeCookieName(r)), g.tmpl.name, now)
+		c, err := g.app.sessions.openChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.name, now)
 		if err != nil {
 			c = g.app.sessions.newChallenge(g.tmpl.name, now)
 		}
@@ -260,7 +284,7 @@ func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) 
 	if crossOrigin.Check(r) != nil {
 		return g.refuseCrossOrigin(w, r)
 	}
-	c, err := g.app.sessions.openChallenge(cookieValue(r, challengeCookieName(r)), g.tmpl.name, now)
+	c, err := g.app.sessions.openChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.name, now)
 	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.CSRF())) {
 		fresh := g.app.sessions.newChallenge(g.tmpl.name, now)
 		return g.renderChallenge(w, r, http.StatusForbidden, fresh, now,
@@ -364,9 +388,14 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 		if g.User != "" {
 			user = g.currentUser(r)
 		}
-		token, s := g.app.sessions.mintSession(g.tmpl.name, user, mobile, now, time.Duration(g.Session))
-		g.setSessionCookie(w, r, token, s.Expires)
-		g.clearCookie(w, r, challengeCookieName(r))
+		_, s, err := g.app.sessions.mintSession(g.tmpl.name, user, mobile, now, time.Duration(g.Session))
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		if err := g.setSessionCookie(w, r, s); err != nil {
+			return err
+		}
+		g.clearCookie(w, r, challengeCookie)
 		g.logger.Info("gate session started", zap.String("template", g.tmpl.name), zap.String("mobile", phone.MaskString(mobile)))
 		return g.redirectToSelf(w, r)
 	}
@@ -438,8 +467,7 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 		setSecurityHeaders(w.Header())
 		return writeError(w, newError(CodeNotFound, "no such page"))
 	}
-	name := sessionCookieName(r)
-	c, err := g.app.sessions.checkSession(cookieValue(r, name), g.tmpl.name, now.Unix(), int64(time.Duration(g.Idle)/time.Second))
+	c, err := g.checkSession(cookieValue(r, g.cookieName(r, sessionCookie)), now)
 	hasSession := err == nil
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -464,8 +492,8 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 			g.app.sessions.revoke(c.IDHex(), time.Unix(c.Expires, 0))
 			g.logger.Info("gate session ended", zap.String("template", g.tmpl.name), zap.String("mobile", phone.MaskString(c.Mobile)))
 		}
-		g.clearCookie(w, r, name)
-		g.clearCookie(w, r, challengeCookieName(r))
+		g.clearCookie(w, r, sessionCookie)
+		g.clearCookie(w, r, challengeCookie)
 		setSecurityHeaders(w.Header())
 		w.Header().Set("Location", originalPrefix(r, base))
 		w.WriteHeader(http.StatusSeeOther)
@@ -504,6 +532,56 @@ func (g *Gate) stripIdentityHeaders(r *http.Request) {
 			delete(r.Header, name)
 		}
 	}
+}
+
+// stripIdentityTrailers keeps the identity header, in any spelling, out of the request's
+// trailers: it drops the names the Trailer header declared, and wraps the body so that
+// trailers arriving with the end of the body are removed before a reader of the body
+// sees EOF (reverse_proxy copies the trailers to the upstream request at that moment).
+func (g *Gate) stripIdentityTrailers(r *http.Request) {
+	for name := range r.Trailer {
+		if headerNameIs(name, g.headerLC) {
+			delete(r.Trailer, name)
+		}
+	}
+	if lines, ok := r.Header["Trailer"]; ok {
+		var kept []string
+		for _, line := range lines {
+			for _, name := range strings.Split(line, ",") {
+				if name = strings.TrimSpace(name); name != "" && !headerNameIs(name, g.headerLC) {
+					kept = append(kept, name)
+				}
+			}
+		}
+		if len(kept) == 0 {
+			delete(r.Header, "Trailer")
+		} else {
+			r.Header["Trailer"] = []string{strings.Join(kept, ", ")}
+		}
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &trailerStripper{ReadCloser: r.Body, r: r, lc: g.headerLC}
+	}
+}
+
+// trailerStripper removes the identity header from r.Trailer when the body ends: net/http
+// fills the trailers in during the Read that returns EOF.
+type trailerStripper struct {
+	io.ReadCloser
+	r  *http.Request
+	lc string
+}
+
+func (b *trailerStripper) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		for name := range b.r.Trailer {
+			if headerNameIs(name, b.lc) {
+				delete(b.r.Trailer, name)
+			}
+		}
+	}
+	return n, err
 }
 
 // headerNameIs reports whether name is lc (a normalizeHeaderName result) in any case and

@@ -51,7 +51,7 @@ var okHandler = caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // stripping, cookie lookup, token check, cookie removal, identity header.
 func BenchmarkGateValidSession(b *testing.B) {
 	g, app := newBenchGate(b)
-	tok, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+	tok, _, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
 	req := httptest.NewRequest("GET", "/admin/", nil)
 	cookie := sessionCookie + "=" + tok
 	w := httptest.NewRecorder()
@@ -75,7 +75,7 @@ func BenchmarkGateValidSessionManySessions(b *testing.B) {
 	g, app := newBenchGate(b)
 	cookies := make([]string, 1000)
 	for i := range cookies {
-		tok, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+		tok, _, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
 		cookies[i] = sessionCookie + "=" + tok
 	}
 	req := httptest.NewRequest("GET", "/admin/", nil)

@@ -493,25 +493,26 @@ func TestGateCookieTampering(t *testing.T) {
 		"oversized":  good + strings.Repeat("A", 5000),
 		"not base64": "!!" + good[2:],
 		"other secret": func() string {
-			s, _ := newSessionManager([][]byte{[]byte(strings.Repeat("z", 32))}).mintSession("login", "", "+447400123456", time.Now(), time.Hour)
+			s, _, _ := newSessionManager([][]byte{[]byte(strings.Repeat("z", 32))}).mintSession("login", "", "+447400123456", time.Now(), time.Hour)
 			return s
 		}(),
 		"expired": func() string {
-			s, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400123456", time.Now().Add(-2*time.Hour), time.Hour)
+			s, _, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400123456", time.Now().Add(-2*time.Hour), time.Hour)
 			return s
 		}(),
 		"idle": func() string {
 			sm := newSessionManager([][]byte{[]byte(gateSecret)})
 			now := time.Now()
 			c := sessionClaims{Issued: now.Add(-time.Hour).Unix(), Seen: now.Add(-31 * time.Minute).Unix(), Expires: now.Add(time.Hour).Unix(), Realm: "login", Mobile: "+447400123456"}
-			return sm.sealSession(c)
+			tok, _ := sm.sealSession(c)
+			return tok
 		}(),
 		"other realm": func() string {
-			s, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("signup", "", "+447400123456", time.Now(), time.Hour)
+			s, _, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("signup", "", "+447400123456", time.Now(), time.Hour)
 			return s
 		}(),
 		"not allowed mobile": func() string {
-			s, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400999999", time.Now(), time.Hour)
+			s, _, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400999999", time.Now(), time.Hour)
 			return s
 		}(),
 	}
@@ -525,7 +526,7 @@ func TestGateCookieTampering(t *testing.T) {
 	}
 	// A token signed with the same secret and still in its limits passes: the cases above
 	// fail for what they are named after, not for being made outside the gate.
-	fresh, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400123456", time.Now(), time.Hour)
+	fresh, _, _ := newSessionManager([][]byte{[]byte(gateSecret)}).mintSession("login", "", "+447400123456", time.Now(), time.Hour)
 	if s := try("fresh", fresh); s != 200 {
 		t.Fatalf("expected a freshly minted token to pass, got %d", s)
 	}

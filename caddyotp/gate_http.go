@@ -25,18 +25,38 @@ const (
 	challengeCookie = "otp_challenge"
 )
 
-func sessionCookieName(r *http.Request) string {
-	if r.TLS != nil {
-		return "__Host-" + sessionCookie
+// secureCookies decides whether the gate's cookies on this request are Secure and carry the
+// __Host- prefix. Every cookie name and attribute comes from it, so the name a cookie is
+// set under is the name it is read and cleared under.
+func (g *Gate) secureCookies(r *http.Request) bool {
+	if g.SecureCookies || r.TLS != nil {
+		return true
 	}
-	return sessionCookie
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	return trusted && forwardedHTTPS(r.Header)
 }
 
-func challengeCookieName(r *http.Request) string {
-	if r.TLS != nil {
-		return "__Host-" + challengeCookie
+// forwardedHTTPS reports whether the right-most X-Forwarded-Proto value is https: the
+// value the nearest proxy wrote. A proxy that appends would leave a client's own
+// "https" to the left of its "http".
+func forwardedHTTPS(h http.Header) bool {
+	lines := h.Values("X-Forwarded-Proto")
+	if len(lines) == 0 {
+		return false
 	}
-	return challengeCookie
+	last := lines[len(lines)-1]
+	if i := strings.LastIndexByte(last, ','); i >= 0 {
+		last = last[i+1:]
+	}
+	return strings.EqualFold(strings.TrimSpace(last), "https")
+}
+
+// cookieName is the name the cookie base (sessionCookie or challengeCookie) has on r.
+func (g *Gate) cookieName(r *http.Request, base string) string {
+	if g.secureCookies(r) {
+		return "__Host-" + base
+	}
+	return base
 }
 
 // cookieValue finds a cookie without parsing all of them (this is on every gated request).
@@ -91,19 +111,39 @@ func removeCookies(r *http.Request, names ...string) {
 	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
 }
 
-func (g *Gate) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires int64) {
-	http.SetCookie(w, &http.Cookie{Name: sessionCookieName(r), Value: token, Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(expires - time.Now().Unix())})
+// setCookie sets the gate cookie base (sessionCookie or challengeCookie) with the
+// attributes every gate cookie has; a negative maxAge clears it.
+func (g *Gate) setCookie(w http.ResponseWriter, r *http.Request, base, value string, maxAge int) {
+	secure := g.secureCookies(r)
+	name := base
+	if secure {
+		name = "__Host-" + base
+	}
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: secure,
+		SameSite: http.SameSiteLaxMode, MaxAge: maxAge})
 }
 
-func (g *Gate) setChallengeCookie(w http.ResponseWriter, r *http.Request, c challengeClaims) {
-	http.SetCookie(w, &http.Cookie{Name: challengeCookieName(r), Value: g.app.sessions.sealChallenge(c), Path: "/",
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(challengeLife / time.Second)})
+func (g *Gate) setSessionCookie(w http.ResponseWriter, r *http.Request, c sessionClaims) error {
+	token, err := g.app.sessions.sealSession(c)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	g.setCookie(w, r, sessionCookie, token, int(c.Expires-time.Now().Unix()))
+	return nil
 }
 
-func (g *Gate) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", HttpOnly: true, Secure: r.TLS != nil,
-		SameSite: http.SameSiteLaxMode, MaxAge: -1})
+func (g *Gate) setChallengeCookie(w http.ResponseWriter, r *http.Request, c challengeClaims) error {
+	token, err := g.app.sessions.sealChallenge(c)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	g.setCookie(w, r, challengeCookie, token, int(challengeLife/time.Second))
+	return nil
+}
+
+// clearCookie removes the gate cookie base (sessionCookie or challengeCookie).
+func (g *Gate) clearCookie(w http.ResponseWriter, r *http.Request, base string) {
+	g.setCookie(w, r, base, "", -1)
 }
 
 // selfURL is where the browser goes back to: the path and query it asked for, as Caddy
@@ -147,7 +187,9 @@ func (g *Gate) redirectToSelf(w http.ResponseWriter, r *http.Request) error {
 // seeOther stores the challenge and sends the browser back to the same URL (post, redirect,
 // get: a reload never posts again).
 func (g *Gate) seeOther(w http.ResponseWriter, r *http.Request, c challengeClaims) error {
-	g.setChallengeCookie(w, r, c)
+	if err := g.setChallengeCookie(w, r, c); err != nil {
+		return err
+	}
 	return g.redirectToSelf(w, r)
 }
 
@@ -200,7 +242,9 @@ type page struct {
 
 // renderChallenge stores the challenge and shows its current step.
 func (g *Gate) renderChallenge(w http.ResponseWriter, r *http.Request, status int, c challengeClaims, now time.Time, msg pageMsg) error {
-	g.setChallengeCookie(w, r, c)
+	if err := g.setChallengeCookie(w, r, c); err != nil {
+		return err
+	}
 	p := page{Title: g.Title, Error: msg.Error, Notice: msg.Notice, CSRF: c.CSRF(), Mobile: msg.Mobile,
 		Length: g.tmpl.Length, Identity: g.User != ""}
 	switch {

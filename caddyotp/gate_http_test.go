@@ -24,9 +24,11 @@ func TestGateCookiesOnHTTPS(t *testing.T) {
 		if err := g.ServeHTTP(w, r, okHandler); err != nil {
 			t.Fatal(err)
 		}
-		tok, c := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+		_, c, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
 		w2 := httptest.NewRecorder()
-		g.setSessionCookie(w2, r, tok, c.Expires)
+		if err := g.setSessionCookie(w2, r, c); err != nil {
+			t.Fatal(err)
+		}
 		prefix := ""
 		if https {
 			prefix = "__Host-"
@@ -43,6 +45,33 @@ func TestGateCookiesOnHTTPS(t *testing.T) {
 			if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || ck.Domain != "" || ck.Secure != https {
 				t.Errorf("https=%v: expected %s HttpOnly, SameSite=Lax, Path=/, no Domain, Secure=%v, got %+v", https, name, https, ck)
 			}
+		}
+	}
+}
+
+// TestForwardedHTTPS: only the right-most X-Forwarded-Proto value, the one the nearest
+// proxy wrote, counts.
+func TestForwardedHTTPS(t *testing.T) {
+	tests := []struct {
+		lines []string
+		want  bool
+	}{
+		{nil, false},
+		{[]string{"https"}, true},
+		{[]string{"HTTPS"}, true},
+		{[]string{" https "}, true},
+		{[]string{"http"}, false},
+		{[]string{"https, http"}, false},
+		{[]string{"http, https"}, true},
+		{[]string{"https", "http"}, false},
+		{[]string{"http", "https"}, true},
+		{[]string{"https,"}, false},
+		{[]string{"wss"}, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{"X-Forwarded-Proto": tt.lines}
+		if got := forwardedHTTPS(h); got != tt.want {
+			t.Errorf("%q: expected %v, got %v", tt.lines, tt.want, got)
 		}
 	}
 }

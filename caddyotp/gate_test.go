@@ -1,10 +1,14 @@
 package caddyotp
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // TestGateStripsIdentityHeaderVariants looks at the request as the next handler gets it.
@@ -13,7 +17,7 @@ import (
 // (GHSA-7r4p-vjf4-gxv4), so the gate must remove every spelling itself.
 func TestGateStripsIdentityHeaderVariants(t *testing.T) {
 	g, app := newBenchGate(t)
-	tok, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+	tok, _, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
 	spellings := []string{"X-Otp-Mobile", "x-otp-mobile", "X_OTP_Mobile", "x_otp_mobile", "X-OTP_Mobile", "X_Otp-Mobile"}
 	for _, withSession := range []bool{false, true} {
 		req := httptest.NewRequest("GET", "/admin/", nil)
@@ -56,3 +60,52 @@ func TestGateStripsIdentityHeaderVariants(t *testing.T) {
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
 func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// TestGateValidateUserNameLength: a session carries the user name in a field of at most
+// 255 bytes, so a longer name in mobiles fails at provision, naming the setting.
+func TestGateValidateUserNameLength(t *testing.T) {
+	_, app := newBenchGate(t)
+	for _, n := range []int{255, 256, 4096} {
+		g := &Gate{User: "{http.auth.user.id}", Mobiles: map[string]string{strings.Repeat("a", n): "+447400123456"}}
+		g.setup(app)
+		err := g.Validate()
+		if n <= maxUserLen && err != nil {
+			t.Errorf("a %d-byte user name: expected no error, got %v", n, err)
+		}
+		if n > maxUserLen && (err == nil || !strings.Contains(err.Error(), "mobiles")) {
+			t.Errorf("a %d-byte user name: expected an error naming mobiles, got %v", n, err)
+		}
+	}
+}
+
+// TestGateSealFailureAnswers500: a claim that cannot be sealed (a field over 255 bytes,
+// which Validate rules out) makes the request fail with 500, never a panic.
+func TestGateSealFailureAnswers500(t *testing.T) {
+	g, app := newBenchGate(t)
+	long := strings.Repeat("a", 256)
+	r := httptest.NewRequest("GET", "/admin/", nil)
+	_, s, _ := app.sessions.mintSession(g.tmpl.name, "", "+447400123456", time.Now(), time.Hour)
+	s.User = long
+	if _, _, err := app.sessions.mintSession(g.tmpl.name, long, "+447400123456", time.Now(), time.Hour); err == nil {
+		t.Error("expected minting a session with a 256-byte user to fail")
+	}
+	c := app.sessions.newChallenge(g.tmpl.name, time.Now())
+	c.Mobile = long
+	for name, call := range map[string]func(http.ResponseWriter) error{
+		"session cookie": func(w http.ResponseWriter) error { return g.setSessionCookie(w, r, s) },
+		"challenge page": func(w http.ResponseWriter) error {
+			return g.renderChallenge(w, r, http.StatusUnauthorized, c, time.Now(), pageMsg{})
+		},
+		"challenge redirect": func(w http.ResponseWriter) error { return g.seeOther(w, r, c) },
+	} {
+		w := httptest.NewRecorder()
+		err := call(w)
+		var he caddyhttp.HandlerError
+		if !errors.As(err, &he) || he.StatusCode != http.StatusInternalServerError {
+			t.Errorf("%s: expected a 500 handler error, got %v", name, err)
+		}
+		if len(w.Header()["Set-Cookie"]) != 0 {
+			t.Errorf("%s: expected no cookie set, got %q", name, w.Header()["Set-Cookie"])
+		}
+	}
+}

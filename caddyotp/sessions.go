@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,30 +104,35 @@ func (sm *sessionManager) isRevoked(id [16]byte) bool {
 }
 
 // mintSession makes a new session with a fresh random id.
-func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time, life time.Duration) (string, sessionClaims) {
+func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time, life time.Duration) (string, sessionClaims, error) {
 	c := sessionClaims{Issued: now.Unix(), Seen: now.Unix(), Expires: now.Add(life).Unix(), Realm: realm, User: user, Mobile: mobile}
 	rand.Read(c.ID[:])
-	return sm.sealSession(c), c
+	tok, err := sm.sealSession(c)
+	return tok, c, err
 }
 
-// sealSession signs c; the gate's own fields are always short enough to encode.
-func (sm *sessionManager) sealSession(c sessionClaims) string {
+// sealSession signs c. It fails only for a field over 255 bytes, which the gate's settings
+// rule out (template names, E.164 mobiles, `mobiles` user names are all checked at
+// provision); the gate still answers 500 rather than trusting that.
+func (sm *sessionManager) sealSession(c sessionClaims) (string, error) {
 	tok, err := sm.keys.SealSession(c)
 	if err != nil {
-		panic("caddyotp: session field too long: " + err.Error())
+		return "", fmt.Errorf("sealing a session: %w", err)
 	}
-	return tok
+	return tok, nil
 }
 
-// checkSession verifies token for realm at now with the idle limit. It costs no store
-// round trip: the MAC, the times and the in-memory revocation set decide.
-func (sm *sessionManager) checkSession(token, realm string, now int64, idle int64) (sessionClaims, error) {
+// checkSession verifies token for realm at now with the idle limit and the gate's absolute
+// limit life (all in unix seconds). The token's own expiry is the limit of the gate that
+// issued it; a gate with a shorter life still counts from when the session was issued. It
+// costs no store round trip: the MAC, the times and the in-memory revocation set decide.
+func (sm *sessionManager) checkSession(token, realm string, now, idle, life int64) (sessionClaims, error) {
 	c, err := sm.keys.OpenSession(token, realm)
 	if err != nil {
 		return sessionClaims{}, err
 	}
 	// Compared as c.Seen < now-idle, not now-c.Seen > idle: a far-past Seen must not wrap.
-	if now >= c.Expires || c.Seen < now-idle || c.Seen > now+60 || c.Issued > c.Seen {
+	if now >= c.Expires || c.Issued <= now-life || c.Seen < now-idle || c.Seen > now+60 || c.Issued > c.Seen {
 		return sessionClaims{}, errSessionInvalid
 	}
 	if sm.isRevoked(c.ID) {
@@ -141,12 +147,13 @@ func (sm *sessionManager) newChallenge(realm string, now time.Time) challengeCla
 	return c
 }
 
-func (sm *sessionManager) sealChallenge(c challengeClaims) string {
+// sealChallenge signs c; like sealSession it fails only for a field over 255 bytes.
+func (sm *sessionManager) sealChallenge(c challengeClaims) (string, error) {
 	tok, err := sm.keys.SealChallenge(c)
 	if err != nil {
-		panic("caddyotp: challenge field too long: " + err.Error())
+		return "", fmt.Errorf("sealing a challenge: %w", err)
 	}
-	return tok
+	return tok, nil
 }
 
 func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (challengeClaims, error) {

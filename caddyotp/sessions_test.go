@@ -11,8 +11,8 @@ import (
 func TestSessionRoundTrip(t *testing.T) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, c := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
-	got, err := sm.checkSession(tok, "login", now.Unix(), 1800)
+	tok, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	got, err := sm.checkSession(tok, "login", now.Unix(), 1800, 12*3600)
 	if err != nil {
 		t.Fatalf("expected a valid session, got %v", err)
 	}
@@ -26,8 +26,8 @@ func TestSessionRoundTrip(t *testing.T) {
 	if _, err := sm.openChallenge(tok, "login", now); err == nil {
 		t.Error("expected a session token to be refused as a challenge")
 	}
-	ch := sm.sealChallenge(sm.newChallenge("login", now))
-	if _, err := sm.checkSession(ch, "login", now.Unix(), 1800); err == nil {
+	ch := resealChallenge(sm, sm.newChallenge("login", now))
+	if _, err := sm.checkSession(ch, "login", now.Unix(), 1800, 12*3600); err == nil {
 		t.Error("expected a challenge token to be refused as a session")
 	}
 }
@@ -36,11 +36,11 @@ func TestSessionKeyRotation(t *testing.T) {
 	old := []byte(strings.Repeat("o", 32))
 	cur := []byte(strings.Repeat("n", 32))
 	now := time.Now()
-	tok, _ := newSessionManager([][]byte{old}).mintSession("login", "", "+447400123456", now, time.Hour)
-	if _, err := newSessionManager([][]byte{cur}).checkSession(tok, "login", now.Unix(), 1800); err == nil {
+	tok, _, _ := newSessionManager([][]byte{old}).mintSession("login", "", "+447400123456", now, time.Hour)
+	if _, err := newSessionManager([][]byte{cur}).checkSession(tok, "login", now.Unix(), 1800, 12*3600); err == nil {
 		t.Error("expected a token of an unknown key to be refused")
 	}
-	if _, err := newSessionManager([][]byte{cur, old}).checkSession(tok, "login", now.Unix(), 1800); err != nil {
+	if _, err := newSessionManager([][]byte{cur, old}).checkSession(tok, "login", now.Unix(), 1800, 12*3600); err != nil {
 		t.Errorf("expected a token of a previous key to pass, got %v", err)
 	}
 }
@@ -48,9 +48,9 @@ func TestSessionKeyRotation(t *testing.T) {
 func TestSessionRevocation(t *testing.T) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, c := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+	tok, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
 	sm.revoke(c.IDHex(), now.Add(time.Hour))
-	if _, err := sm.checkSession(tok, "login", now.Unix(), 1800); err == nil {
+	if _, err := sm.checkSession(tok, "login", now.Unix(), 1800, 12*3600); err == nil {
 		t.Error("expected a revoked session to be refused")
 	}
 }
@@ -60,15 +60,15 @@ func TestSessionRevocation(t *testing.T) {
 func BenchmarkSessionCheck(b *testing.B) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+	tok, _, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
 	for i := 0; i < 1000; i++ { // a realistic revocation set
-		_, c := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+		_, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
 		sm.revoke(c.IDHex(), now.Add(time.Hour))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := sm.checkSession(tok, "login", now.Unix(), 1800); err != nil {
+		if _, err := sm.checkSession(tok, "login", now.Unix(), 1800, 12*3600); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -80,23 +80,23 @@ func BenchmarkSessionCheck(b *testing.B) {
 func FuzzSessionTokens(f *testing.F) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Unix(1700000000, 0)
-	tok, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	tok, _, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
 	f.Add(tok, "login", now.Unix(), int64(1800))
-	f.Add(sm.sealChallenge(sm.newChallenge("login", now)), "login", now.Unix(), int64(60))
+	f.Add(resealChallenge(sm, sm.newChallenge("login", now)), "login", now.Unix(), int64(60))
 	f.Add(tok, "other", now.Unix()+7200, int64(0))
 	f.Add("", "", int64(0), int64(-1))
 	f.Add(strings.Repeat("A", 2000), "login", now.Unix(), int64(1800))
 	f.Fuzz(func(t *testing.T, token, realm string, at, idle int64) {
-		if c, err := sm.checkSession(token, realm, at, idle); err == nil {
-			if sm.sealSession(c) != token {
+		if c, err := sm.checkSession(token, realm, at, idle, 12*3600); err == nil {
+			if resealSession(sm, c) != token {
 				t.Fatalf("accepted %q, which is not what its claims %+v seal to", token, c)
 			}
-			if c.Realm != realm || at >= c.Expires || c.Seen > at+60 || c.Issued > c.Seen {
+			if c.Realm != realm || at >= c.Expires || c.Issued <= at-12*3600 || c.Seen > at+60 || c.Issued > c.Seen {
 				t.Fatalf("accepted %+v for realm %q at %d", c, realm, at)
 			}
 		}
 		if c, err := sm.openChallenge(token, realm, time.Unix(at, 0)); err == nil {
-			if sm.sealChallenge(c) != token || c.Realm != realm {
+			if resealChallenge(sm, c) != token || c.Realm != realm {
 				t.Fatalf("accepted challenge %q as %+v", token, c)
 			}
 		}
@@ -109,7 +109,7 @@ func FuzzSessionTokens(f *testing.F) {
 func FuzzSessionClaims(f *testing.F) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Unix(1700000000, 0)
-	_, c := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	_, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
 	var w session.Writer
 	w.Fixed(c.ID[:])
 	w.Uint64(uint64(c.Issued))
@@ -132,7 +132,7 @@ func FuzzSessionClaims(f *testing.F) {
 	far.String("")
 	far.String("+447400123456")
 	f.Add(far.Bytes(), int64(0), int64(1800))
-	revoked, rc := sm.mintSession("login", "", "+447400123457", now, time.Hour)
+	revoked, rc, _ := sm.mintSession("login", "", "+447400123457", now, time.Hour)
 	sm.revoke(rc.IDHex(), now.Add(time.Hour))
 	f.Fuzz(func(t *testing.T, body []byte, at, idle int64) {
 		if len(body) > 700 {
@@ -143,14 +143,14 @@ func FuzzSessionClaims(f *testing.F) {
 		idle = 60 + (idle&0x7fffffff)%1741
 		for _, kind := range []byte{session.KindSession, session.KindChallenge} {
 			tok := sm.keys.Seal(kind, body)
-			if c, err := sm.checkSession(tok, "login", at, idle); err == nil {
+			if c, err := sm.checkSession(tok, "login", at, idle, 12*3600); err == nil {
 				if kind != session.KindSession {
 					t.Fatal("accepted a challenge as a session")
 				}
-				if sm.sealSession(c) != tok {
+				if resealSession(sm, c) != tok {
 					t.Fatalf("accepted body %x as %+v, which seals differently", body, c)
 				}
-				if at >= c.Expires || c.Seen > at+60 || c.Issued > c.Seen || c.Seen < at-idle {
+				if at >= c.Expires || c.Issued <= at-12*3600 || c.Seen > at+60 || c.Issued > c.Seen || c.Seen < at-idle {
 					t.Fatalf("accepted %+v at %d with idle %d", c, at, idle)
 				}
 				if c.ID == rc.ID {
@@ -161,10 +161,27 @@ func FuzzSessionClaims(f *testing.F) {
 				if kind != session.KindChallenge {
 					t.Fatal("accepted a session as a challenge")
 				}
-				if sm.sealChallenge(c) != tok {
+				if resealChallenge(sm, c) != tok {
 					t.Fatalf("accepted challenge body %x as %+v, which seals differently", body, c)
 				}
 			}
 		}
 	})
+}
+
+// resealSession and resealChallenge are the token of c, or "" when it cannot be sealed.
+func resealSession(sm *sessionManager, c sessionClaims) string {
+	tok, err := sm.sealSession(c)
+	if err != nil {
+		return ""
+	}
+	return tok
+}
+
+func resealChallenge(sm *sessionManager, c challengeClaims) string {
+	tok, err := sm.sealChallenge(c)
+	if err != nil {
+		return ""
+	}
+	return tok
 }
