@@ -44,8 +44,10 @@ const reservedSegment = "/.otp/"
 // With a valid session the request goes on with the header named by Header set to the
 // verified mobile; client copies of that header (any case, `_` for `-`) are removed first,
 // and the session cookie is removed from the Cookie header. A mobile that is not allowed
-// gets the same pages and status as an allowed one, and no SMS: codes are sent in the
-// background, so the page does not wait for the provider either way.
+// gets the same pages and status as an allowed one, and no SMS: it goes through the same
+// store steps (a code nobody is told is stored, see SendRequest.Decoy), so attempts left,
+// the lock and a store outage read the same; codes are sent in the background, so the page
+// does not wait for the provider either way.
 type Gate struct {
 	// The otp template for codes sent by this gate; its name is also the session's realm:
 	// a session is good for every gate that uses the same template. Default: `default`
@@ -339,25 +341,25 @@ func (g *Gate) stepSend(w http.ResponseWriter, r *http.Request, c challengeClaim
 	return g.sendAndShow(w, r, c, mobile, now)
 }
 
-// sendAndShow sends a code in the background when mobile may sign in, and in every case
-// moves the challenge to the code step and redirects to the same URL (the page does not
-// wait for the provider, so an allowed and a refused mobile take the same time).
+// sendAndShow sends in the background, for a mobile that may not sign in a Decoy send
+// (every store step, no SMS), then moves the challenge to the code step and redirects to
+// the same URL. The page waits for neither, so an allowed and a refused mobile take the
+// same time.
 func (g *Gate) sendAndShow(w http.ResponseWriter, r *http.Request, c challengeClaims, mobile string, now time.Time) error {
-	if g.maySignIn(r, mobile) {
-		req := SendRequest{Template: g.tmpl, Mobile: mobile, ClientIP: clientIP(r)}
-		logger := g.logger
-		g.app.bg.run(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(g.app.SendTimeout)+5*time.Second)
-			defer cancel()
-			if _, err := g.app.Send(ctx, req); err != nil {
-				var e *Error
-				if errors.As(err, &e) {
-					logger.Warn("gate send refused", zap.String("code", e.Code), zap.String("mobile", phone.MaskString(mobile)))
-				}
+	req := SendRequest{Template: g.tmpl, Mobile: mobile, ClientIP: clientIP(r), Decoy: !g.maySignIn(r, mobile)}
+	logger := g.logger
+	g.app.bg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(g.app.SendTimeout)+5*time.Second)
+		defer cancel()
+		if _, err := g.app.Send(ctx, req); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				logger.Warn("gate send refused", zap.String("code", e.Code), zap.String("mobile", phone.MaskString(mobile)),
+					zap.Bool("decoy", req.Decoy))
 			}
-		})
-	}
-	c.Mobile, c.SentAt, c.Fails = mobile, now.Unix(), 0
+		}
+	})
+	c.Mobile, c.SentAt = mobile, now.Unix()
 	return g.seeOther(w, r, c)
 }
 
@@ -370,8 +372,9 @@ func (g *Gate) maySignIn(r *http.Request, mobile string) bool {
 	return g.AllowAny || g.allow[mobile]
 }
 
-// stepVerify checks a code. For a mobile that got no SMS it shows what a wrong code would
-// show, counting the attempts in the challenge.
+// stepVerify checks a code with the store, for every mobile: one that may not sign in
+// holds a decoy code (sendAndShow), so its answers are the store's as for any other. Only
+// a mobile that may sign in gets a session.
 func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeClaims, now time.Time) error {
 	if c.Mobile == "" {
 		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
@@ -401,11 +404,9 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 	}
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Code: CodeOTPIncorrect}
-	}
-	if !allowed {
-		// No code was ever sent: answer as a wrong code would, from the challenge's count.
-		e = g.decoyOutcome(&c, now)
+		// A right code for a mobile this gate does not let in (one sent by the API, or
+		// before a config change): no session, and no count to show.
+		e = &Error{}
 	}
 	switch e.Code {
 	case CodeStoreUnavailable:
@@ -426,18 +427,6 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 	default:
 		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{Error: "That code is not right."})
 	}
-}
-
-// decoyOutcome is the answer to a code for a mobile that was sent nothing.
-func (g *Gate) decoyOutcome(c *challengeClaims, now time.Time) *Error {
-	if now.Unix()-c.SentAt > int64(time.Duration(g.tmpl.TTL)/time.Second) || int(c.Fails) >= g.tmpl.Attempts {
-		return &Error{Code: CodeOTPExpired}
-	}
-	c.Fails++
-	if int(c.Fails) >= g.tmpl.Attempts {
-		return &Error{Code: CodeTooManyAttempts}
-	}
-	return &Error{Code: CodeOTPIncorrect, AttemptsLeft: g.tmpl.Attempts - int(c.Fails)}
 }
 
 // decoyMobile is a stable, made-up number shown to a user who has no mobile, so that the

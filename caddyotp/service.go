@@ -30,6 +30,13 @@ type SendRequest struct {
 	SenderID          string // overrides the template's when set
 	OriginationNumber string // overrides the template's when set
 	ClientIP          string // Caddy's {client_ip}
+
+	// Decoy runs every store step of a send for a mobile that may not sign in (the gate's
+	// refused mobiles): the country, the lock, the resend interval and the limits are
+	// checked and taken, and the hash of a code nobody is told is stored, so that attempts
+	// left, burning, expiry, the lock and a store outage read as for an allowed mobile. No
+	// SMS: the provider, the budget and the ledger are not touched.
+	Decoy bool
 }
 
 // SendResult is a successful send.
@@ -41,7 +48,8 @@ type SendResult struct {
 
 // Send checks the request, the lock, the resend interval, the limits and the budget, in
 // that order and all before the provider is called; then stores the code's hash and sends
-// it. A failed send leaves no live code and gives back its budget reservation.
+// it. A failed send leaves no live code and gives back its budget reservation. A Decoy send
+// stops once the code's hash is stored.
 func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	t := req.Template
 	num, err := phone.Parse(req.Mobile)
@@ -90,6 +98,10 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, refusal
 	}
 
+	if req.Decoy {
+		return a.storeDecoy(ctx, t, key, num, release)
+	}
+
 	code, err := otpcode.Generate(t.Length)
 	if err != nil {
 		release()
@@ -118,6 +130,20 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		zap.String("country", num.Country), zap.Int("parts", parts), zap.Float64("price_usd", price),
 		zap.String("message_id", id))
 	return SendResult{MessageID: id, Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
+}
+
+// storeDecoy ends a Decoy send: it stores, as PutCode does for a real code, the hash of a
+// random string nobody is told. The string is not digits of the template's length, which
+// Verify checks before hashing, so no code can ever match it.
+func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phone.Number, release func()) (SendResult, error) {
+	hash := otpcode.Hash(a.secret, t.name, num.E164, "decoy:"+newNonce())
+	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
+		release()
+		return SendResult{}, storeError(err)
+	}
+	a.logger.Info("decoy code stored", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+		zap.String("country", num.Country))
+	return SendResult{Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
 }
 
 // deliver makes at most maxSendAttempts provider calls inside the send timeout. Every

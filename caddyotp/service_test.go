@@ -2,10 +2,15 @@ package caddyotp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )
@@ -70,4 +75,129 @@ func FuzzVerifyInput(f *testing.F) {
 			}
 		}
 	})
+}
+
+// decoySpy counts what a Decoy send must not touch (the provider, the budget, the ledger)
+// and the codes it stores.
+type decoySpy struct {
+	Store
+	puts, reserves, ledger atomic.Int64
+	sms                    atomic.Int64
+}
+
+func (s *decoySpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
+	s.puts.Add(1)
+	return s.Store.PutCode(ctx, k, hash, attempts, ttl)
+}
+
+func (s *decoySpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
+	s.reserves.Add(1)
+	return s.Store.ReserveBudget(ctx, at, microUSD, caps)
+}
+
+func (s *decoySpy) AppendLedger(ctx context.Context, e LedgerEntry) error {
+	s.ledger.Add(1)
+	return s.Store.AppendLedger(ctx, e)
+}
+
+func (s *decoySpy) Send(context.Context, SMS) (string, error) {
+	s.sms.Add(1)
+	return "spy-1", nil
+}
+
+// newDecoyApp provisions an app (memory store) with the template login and the spy as its
+// store's wrapper and its sender.
+func newDecoyApp(t *testing.T, login *Template) (*App, *decoySpy) {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(cancel)
+	app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`),
+		Templates: map[string]*Template{"login": login}, Budget: &Budget{Daily: 10}}
+	if err := app.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	spy := &decoySpy{Store: app.store}
+	app.store, app.sender = spy, spy
+	return app, spy
+}
+
+// sendSeries is how many caddy_otp_sms_sends_total series exist.
+func sendSeries(app *App) int {
+	ch := make(chan prometheus.Metric, 16)
+	app.metrics.sends.Collect(ch)
+	close(ch)
+	return len(ch)
+}
+
+// TestSendDecoy: a Decoy send stores a code nobody can match and takes the resend interval
+// and the limits like a real send, without calling the provider, reserving budget, writing
+// the ledger or counting an SMS.
+func TestSendDecoy(t *testing.T) {
+	resend := caddy.Duration(time.Minute)
+	app, spy := newDecoyApp(t, &Template{Resend: &resend, Limits: map[string]LimitConfig{LimitMobile: {Count: 2, Window: caddy.Duration(time.Hour)}}})
+	tmpl := app.template("login")
+	ctx := context.Background()
+	const mobile = "+447400123456"
+
+	res, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, ClientIP: "192.0.2.1", Decoy: true})
+	if err != nil || res.Mobile != mobile || res.MessageID != "" {
+		t.Fatalf("expected a decoy send without a message id, got %+v, %v", res, err)
+	}
+	if spy.sms.Load() != 0 || spy.reserves.Load() != 0 || spy.ledger.Load() != 0 {
+		t.Errorf("expected no provider call, budget reservation or ledger entry, got %d, %d, %d",
+			spy.sms.Load(), spy.reserves.Load(), spy.ledger.Load())
+	}
+	if spy.puts.Load() != 1 {
+		t.Errorf("expected one stored code, got %d", spy.puts.Load())
+	}
+	if n := sendSeries(app); n != 0 {
+		t.Errorf("expected no caddy_otp_sms_sends_total series, got %d", n)
+	}
+	if entries, err := app.store.RecentLedger(ctx, "login", 10); err != nil || len(entries) != 0 {
+		t.Errorf("expected an empty ledger, got %+v, %v", entries, err)
+	}
+
+	// The code is live: a wrong code counts down as for a real one, and no code of the
+	// template's shape is the right one.
+	for _, code := range []string{"000000", "123456", "999999"} {
+		_, err := app.Verify(ctx, VerifyRequest{Template: tmpl, Mobile: mobile, Code: code})
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeOTPIncorrect {
+			t.Fatalf("code %s: expected otp_incorrect, got %v", code, err)
+		}
+	}
+
+	// The resend interval was claimed.
+	_, err = app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
+	if e, ok := err.(*Error); !ok || e.Code != CodeResendTooSoon {
+		t.Errorf("expected resend_too_soon for a second decoy send, got %v", err)
+	}
+	// The mobile limit was taken: one more send fits, a decoy or not, then none.
+	*tmpl.Resend = 0
+	if _, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile}); err != nil {
+		t.Fatalf("expected the second send within the limit, got %v", err)
+	}
+	_, err = app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
+	if e, ok := err.(*Error); !ok || e.Code != CodeRateLimited {
+		t.Errorf("expected rate_limited for a third send, got %v", err)
+	}
+	if spy.sms.Load() != 1 || spy.ledger.Load() != 1 {
+		t.Errorf("expected the one real send to reach the provider and the ledger, got %d and %d", spy.sms.Load(), spy.ledger.Load())
+	}
+}
+
+// TestSendDecoyNotAllowedCountry: a decoy is refused for a country the template refuses,
+// as a real send is, and stores nothing.
+func TestSendDecoyNotAllowedCountry(t *testing.T) {
+	app, spy := newDecoyApp(t, &Template{Countries: []string{"US"}})
+	_, err := app.Send(context.Background(), SendRequest{Template: app.template("login"), Mobile: "+447400123456", Decoy: true})
+	if e, ok := err.(*Error); !ok || e.Code != CodeCountryNotAllowed {
+		t.Errorf("expected country_not_allowed, got %v", err)
+	}
+	if spy.puts.Load() != 0 {
+		t.Errorf("expected no stored code, got %d", spy.puts.Load())
+	}
 }

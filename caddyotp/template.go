@@ -70,8 +70,8 @@ type Template struct {
 	// How many wrong codes are accepted before the code is burned, 1 to 10. Default: 5
 	Attempts int `json:"attempts,omitempty"`
 
-	// The shortest time between two sends to the same mobile for this template, 0 to 1h.
-	// Zero turns the interval off (the limits still apply). Default: 60s
+	// The shortest time between two sends to the same mobile for this template: 0, or 1s to
+	// 1h. Zero turns the interval off (the limits still apply). Default: 60s
 	Resend *caddy.Duration `json:"resend,omitempty"`
 
 	// The alphanumeric sender ID shown on the phone where the country supports it: 1 to 11
@@ -175,6 +175,8 @@ func (t *Template) validate() error {
 	}
 	if r := time.Duration(*t.Resend); r < 0 || r > maxResend {
 		return fmt.Errorf("resend %s is outside 0s..%s", r, maxResend)
+	} else if r > 0 && r < minResend {
+		return fmt.Errorf("resend %s is below %s; use 0s to turn the interval off", r, minResend)
 	}
 	if t.Key != "" && len(t.Key) < 16 {
 		return fmt.Errorf("key is too short: at least 16 characters")

@@ -1,6 +1,8 @@
 package caddyotp
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,9 @@ func TestBounds(t *testing.T) {
 		{"length 11", func(t *Template) { t.Length = 11 }, "length 11 is outside 6..10"},
 		{"ttl 10m1s", func(t *Template) { t.TTL = caddy.Duration(10*time.Minute + time.Second) }, "ttl 10m1s is outside"},
 		{"attempts 11", func(t *Template) { t.Attempts = 11 }, "attempts 11 is outside"},
+		{"resend 500ms", func(t *Template) { d := caddy.Duration(500 * time.Millisecond); t.Resend = &d }, "resend 500ms is below 1s"},
+		{"resend 1ns", func(t *Template) { d := caddy.Duration(1); t.Resend = &d }, "resend 1ns is below 1s"},
+		{"resend -1s", func(t *Template) { d := caddy.Duration(-time.Second); t.Resend = &d }, "resend -1s is outside"},
 	} {
 		tmpl := new(Template)
 		tt.set(tmpl)
@@ -60,5 +65,36 @@ func TestBounds(t *testing.T) {
 	lo := *app.Lockout
 	if lo.After != 20 || time.Duration(lo.Base) != 15*time.Minute || time.Duration(lo.Max) != 24*time.Hour {
 		t.Errorf("expected a lock every 20 failures, 15m doubling to 24h, got %+v", lo)
+	}
+}
+
+// TestResendBelowOneSecondFailsAtProvision: a store never starts an interval shorter than
+// 1s, so a shorter `resend` is refused when the app is provisioned instead of being raised
+// to 1s without a word. 0s (off) and 1s are taken.
+func TestResendBelowOneSecondFailsAtProvision(t *testing.T) {
+	for _, tt := range []struct {
+		resend time.Duration
+		want   string // "" for no error
+	}{
+		{500 * time.Millisecond, "template login: resend 500ms is below 1s"},
+		{999 * time.Millisecond, "template login: resend 999ms is below 1s"},
+		{0, ""},
+		{time.Second, ""},
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		r := caddy.Duration(tt.resend)
+		app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`),
+			Templates: map[string]*Template{"login": {Resend: &r}}}
+		err := app.Provision(ctx)
+		if err == nil {
+			err = app.Validate()
+		}
+		cancel()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("resend %s: expected the app to provision, got %v", tt.resend, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("resend %s: expected an error containing %q, got %v", tt.resend, tt.want, err)
+		}
 	}
 }

@@ -21,12 +21,12 @@ type Session struct {
 	Mobile  string
 }
 
-// Challenge is the state of a sign-in in progress.
+// Challenge is the state of a sign-in in progress. It holds no count and no outcome: those
+// live in the store, so a client that posts an old challenge again changes nothing.
 type Challenge struct {
 	ID      [16]byte // also the anti-CSRF token of the forms
 	Created int64
 	SentAt  int64 // 0 until a code was asked for
-	Fails   byte  // wrong codes shown for a mobile that gets no SMS
 	Realm   string
 	Mobile  string // E.164, once entered
 }
@@ -78,7 +78,6 @@ func (kr *Keyring) SealChallenge(c Challenge) (string, error) {
 	w.Fixed(c.ID[:])
 	w.Uint64(uint64(c.Created))
 	w.Uint64(uint64(c.SentAt))
-	w.Byte(c.Fails)
 	if err := errors.Join(w.String(c.Realm), w.String(c.Mobile)); err != nil {
 		return "", err
 	}
@@ -93,7 +92,6 @@ func (kr *Keyring) OpenChallenge(token string) (Challenge, error) {
 		r.Fixed(c.ID[:])
 		c.Created = int64(r.Uint64())
 		c.SentAt = int64(r.Uint64())
-		c.Fails = r.Byte()
 		c.Realm = string(r.String())
 		c.Mobile = string(r.String())
 		return r.Err()
