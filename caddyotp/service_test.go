@@ -16,9 +16,9 @@ type checkCounter struct {
 	checks atomic.Int64
 }
 
-func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, hash []byte, policy LockPolicy) (CheckResult, error) {
+func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, lockGroup string, hash []byte, policy LockPolicy) (CheckResult, error) {
 	s.checks.Add(1)
-	return s.Store.CheckCode(ctx, k, hash, policy)
+	return s.Store.CheckCode(ctx, k, lockGroup, hash, policy)
 }
 
 // FuzzVerifyInput drives Verify with any mobile and code: a mobile that is not E.164 is

@@ -1,6 +1,7 @@
 package caddyotp
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ func TestBounds(t *testing.T) {
 		{"length 11", func(t *Template) { t.Length = 11 }, "length 11 is outside 6..10"},
 		{"ttl 10m1s", func(t *Template) { t.TTL = caddy.Duration(10*time.Minute + time.Second) }, "ttl 10m1s is outside"},
 		{"attempts 11", func(t *Template) { t.Attempts = 11 }, "attempts 11 is outside"},
+		{"lock_group with a space", func(t *Template) { t.LockGroup = "a b" }, `lock_group "a b": letters, digits`},
+		{"lock_group of 65", func(t *Template) { t.LockGroup = strings.Repeat("g", 65) }, "lock_group"},
 	} {
 		tmpl := new(Template)
 		tt.set(tmpl)
@@ -39,6 +42,22 @@ func TestBounds(t *testing.T) {
 	}
 
 	_, app := newBenchGate(t)
+	if app.Lockout.Ceiling != 100 || app.policy.Ceiling != 100 {
+		t.Errorf("expected the lockout ceiling 100 by default, got %d (policy %d)", app.Lockout.Ceiling, app.policy.Ceiling)
+	}
+	if g := app.template(DefaultTemplate).lockGroup; g != DefaultTemplate {
+		t.Errorf("expected a template's lock group to be its name by default, got %q", g)
+	}
+	for _, ceiling := range []int{-1, 101} {
+		lo := *app.Lockout
+		lo.Ceiling = ceiling
+		saved := app.Lockout
+		app.Lockout = &lo
+		if err := app.Validate(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("lockout ceiling %d is outside 1..100", ceiling)) {
+			t.Errorf("ceiling %d: expected an error naming the lockout ceiling, got %v", ceiling, err)
+		}
+		app.Lockout = saved
+	}
 	g := &Gate{AllowAny: true}
 	g.setup(app)
 	if time.Duration(g.Session) != 8*time.Hour || time.Duration(g.Idle) != 30*time.Minute {
