@@ -42,7 +42,7 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
 		{"claim send", testClaimSend},
 		{"claim send at least one second", testClaimSendMinimum},
 		{"claim send zero interval", testClaimSendZero},
-		{"lock across codes and templates", testLockAcrossCodes},
+		{"lock across codes and the templates of a lock group", testLockAcrossCodes},
 		{"right code ends the failure run", testRightCodeResetsRun},
 		{"burning failure can lock", testBurnLocks},
 		{"parallel right codes verify once", testParallelRight},
