@@ -92,6 +92,11 @@ type Lockout struct {
 	// than max (a run must outlive its longest lock, or locks would stop growing).
 	// Default: 48h
 	Window caddy.Duration `json:"window,omitempty"`
+	// The guessing ceiling, 1 to 100 wrong codes in a run: the ceiling-th locks the mobile
+	// for window, every further one of the run locks it for window again, and the run is
+	// kept until window after its lock ends. A new code does not end a run; a right one
+	// does. Default: 100
+	Ceiling int `json:"ceiling,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -175,7 +180,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.SendTimeout == 0 {
 		a.SendTimeout = caddy.Duration(10 * time.Second)
 	}
-	lo := Lockout{After: 20, Base: caddy.Duration(15 * time.Minute), Max: caddy.Duration(24 * time.Hour), Window: caddy.Duration(48 * time.Hour)}
+	lo := Lockout{After: 20, Base: caddy.Duration(15 * time.Minute), Max: caddy.Duration(24 * time.Hour), Window: caddy.Duration(48 * time.Hour), Ceiling: 100}
 	if a.Lockout != nil {
 		if a.Lockout.After != 0 {
 			lo.After = a.Lockout.After
@@ -189,9 +194,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if a.Lockout.Window != 0 {
 			lo.Window = a.Lockout.Window
 		}
+		if a.Lockout.Ceiling != 0 {
+			lo.Ceiling = a.Lockout.Ceiling
+		}
 	}
 	a.Lockout = &lo
-	a.policy = LockPolicy{After: lo.After, Base: time.Duration(lo.Base), Max: time.Duration(lo.Max), Window: time.Duration(lo.Window)}
+	a.policy = LockPolicy{After: lo.After, Base: time.Duration(lo.Base), Max: time.Duration(lo.Max), Window: time.Duration(lo.Window), Ceiling: lo.Ceiling}
 
 	m, err := newMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
@@ -258,6 +266,9 @@ func (a *App) Validate() error {
 	}
 	if w := time.Duration(lo.Window); w < time.Hour || w > 14*24*time.Hour || w <= time.Duration(lo.Max) {
 		return fmt.Errorf("lockout window %s is outside 1h..336h or not longer than max %s", w, time.Duration(lo.Max))
+	}
+	if lo.Ceiling < 1 || lo.Ceiling > 100 {
+		return fmt.Errorf("lockout ceiling %d is outside 1..100", lo.Ceiling)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func init() {
 //			base <duration>
 //			max <duration>
 //			window <duration>
+//			ceiling <failures>
 //		}
 //		template <name> {
 //			key <key>
@@ -58,6 +59,7 @@ func init() {
 //			countries <cc...>
 //			limit mobile|ip|prefix|template <count> <window>
 //			web_otp <domain>
+//			lock_group <name>
 //		}
 //	}
 func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -205,6 +207,8 @@ func parseLockout(d *caddyfile.Dispenser, lo *Lockout) error {
 			lo.Max, err = durationArg(d)
 		case "window":
 			lo.Window, err = durationArg(d)
+		case "ceiling":
+			err = intArg(d, &lo.Ceiling)
 		default:
 			return d.Errf("unrecognized subdirective '%s'", w)
 		}
@@ -255,6 +259,8 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 			}
 		case "web_otp":
 			err = oneArg(d, &t.WebOTP)
+		case "lock_group":
+			err = oneArg(d, &t.LockGroup)
 		case "limit":
 			args := d.RemainingArgs()
 			if len(args) != 3 {

@@ -3,8 +3,9 @@ package caddyotp
 import "time"
 
 // redisKeys is the one place that names Redis keys. All keys of one mobile share the hash
-// tag {<mobile>}, the budget keys share {budget}, and every limit and every ledger has a tag
-// of its own, so that each script touches a single Cluster slot.
+// tag {<mobile>}, all limits of one template share {lim:<template>} (one script takes them
+// all at once), the budget keys share {budget}, and every ledger has a tag of its own, so
+// that each script touches a single Cluster slot.
 type redisKeys struct {
 	prefix string
 }
@@ -24,24 +25,27 @@ func (k redisKeys) cooldown(c CodeKey) string {
 	return k.mobileTag(c.Mobile) + ":cool:" + c.Template
 }
 
-// failures counts the mobile's current run of wrong codes, across templates.
-func (k redisKeys) failures(mobile string) string {
-	return k.mobileTag(mobile) + ":fail"
+// failures counts the mobile's current run of wrong codes in a lock group (the templates
+// that share locks).
+func (k redisKeys) failures(group, mobile string) string {
+	return k.mobileTag(mobile) + ":fail:" + group
 }
 
-// lock exists while the mobile is locked.
-func (k redisKeys) lock(mobile string) string {
-	return k.mobileTag(mobile) + ":lock"
+// lock exists while the mobile is locked in a lock group.
+func (k redisKeys) lock(group, mobile string) string {
+	return k.mobileTag(mobile) + ":lock:" + group
 }
 
-// locks counts the locks of the current run, which sets the next lock's length.
-func (k redisKeys) locks(mobile string) string {
-	return k.mobileTag(mobile) + ":locks"
+// locks counts the locks of the current run in a lock group, which sets the next lock's
+// length.
+func (k redisKeys) locks(group, mobile string) string {
+	return k.mobileTag(mobile) + ":locks:" + group
 }
 
-// limit holds the GCRA theoretical arrival time of the limit named name.
-func (k redisKeys) limit(name string) string {
-	return k.prefix + "{lim:" + name + "}"
+// limit holds the GCRA theoretical arrival time of one limit of a template. The template
+// limit puts every send of a template on one key anyway, so the common tag adds no hot spot.
+func (k redisKeys) limit(template string, tk LimitTake) string {
+	return k.prefix + "{lim:" + template + "}:" + tk.Kind + ":" + tk.Key
 }
 
 // budgetDay and budgetMonth hold the micro-USD reserved in the UTC day and month of at.

@@ -34,8 +34,9 @@ type SendRequest struct {
 	// Decoy runs every store step of a send for a mobile that may not sign in (the gate's
 	// refused mobiles): the country, the lock, the resend interval and the limits are
 	// checked and taken, and the hash of a code nobody is told is stored, so that attempts
-	// left, burning, expiry, the lock and a store outage read as for an allowed mobile. No
-	// SMS: the provider, the budget and the ledger are not touched.
+	// left, burning, expiry, the lock, a spent budget and a store outage read as for an
+	// allowed mobile. No SMS: the provider and the ledger are not touched, and the budget is
+	// only asked (reserved and given back at once).
 	Decoy bool
 }
 
@@ -76,7 +77,7 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 
 	key := CodeKey{Template: t.name, Mobile: num.E164}
 	nonce := newNonce()
-	d, err := a.store.ClaimSend(ctx, key, nonce, time.Duration(*t.Resend))
+	d, err := a.store.ClaimSend(ctx, key, t.lockGroup, nonce, time.Duration(*t.Resend))
 	if err != nil {
 		return SendResult{}, storeError(err)
 	}
@@ -98,10 +99,6 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, refusal
 	}
 
-	if req.Decoy {
-		return a.storeDecoy(ctx, t, key, num, release)
-	}
-
 	code, err := otpcode.Generate(t.Length)
 	if err != nil {
 		release()
@@ -110,6 +107,9 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	sms.Text = t.render(code)
 	parts, _ := smsparts.Count(sms.Text)
 	price := float64(parts) * a.priceUSD(num.Country)
+	if req.Decoy {
+		return a.storeDecoy(ctx, t, key, num, toMicroUSD(price), release)
+	}
 
 	hash := otpcode.Hash(a.secret, t.name, num.E164, code)
 	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
@@ -132,10 +132,25 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	return SendResult{MessageID: id, Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
 }
 
-// storeDecoy ends a Decoy send: it stores, as PutCode does for a real code, the hash of a
+// storeDecoy ends a Decoy send. It asks the budget for the SMS's estimate and gives it back
+// at once, so that a spent budget refuses a decoy as it refuses a real send (which then
+// leaves no code either). Then it stores, as PutCode does for a real code, the hash of a
 // random string nobody is told. The string is not digits of the template's length, which
 // Verify checks before hashing, so no code can ever match it.
-func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phone.Number, release func()) (SendResult, error) {
+func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phone.Number, micro int64, release func()) (SendResult, error) {
+	at := time.Now()
+	d, err := a.store.ReserveBudget(ctx, at, micro, a.budgetCaps())
+	if err != nil {
+		release()
+		return SendResult{}, storeError(err)
+	}
+	if !d.Allowed {
+		release()
+		return SendResult{}, a.refusal(t, d)
+	}
+	if err := a.store.ReleaseBudget(context.WithoutCancel(ctx), at, micro); err != nil {
+		a.logger.Error("releasing a decoy's budget check", zap.Error(err))
+	}
 	hash := otpcode.Hash(a.secret, t.name, num.E164, "decoy:"+newNonce())
 	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
 		release()
@@ -230,31 +245,36 @@ func (a *App) sendFailed(err error) *Error {
 	return &Error{Code: CodeSendFailed, Message: "the SMS provider did not accept the message; no code was issued", Err: err}
 }
 
-// takeLimits takes one send from each of the template's limits. An empty clientIP (no
-// client, as in a test) skips the ip limit.
+// limitKinds is the order in which a refusal names the limits.
+var limitKinds = []string{LimitMobile, LimitIP, LimitPrefix, LimitTemplate}
+
+// takeLimits takes one send from every limit of the template in one store step, all or
+// nothing: a send refused by one limit spends none of the others. An empty clientIP (no
+// client, as in a test) skips the ip limit; IPv6 clients are counted by their /64.
 func (a *App) takeLimits(ctx context.Context, t *Template, num phone.Number, clientIP string) (*Error, error) {
 	keys := map[string]string{
-		LimitMobile:   "mobile:" + t.name + ":" + num.E164,
-		LimitPrefix:   "prefix:" + t.name + ":" + phone.Prefix(num.E164),
-		LimitTemplate: "template:" + t.name,
+		LimitMobile:   num.E164,
+		LimitPrefix:   phone.Prefix(num.E164),
+		LimitTemplate: "",
 	}
 	if clientIP != "" {
-		keys[LimitIP] = "ip:" + t.name + ":" + clientIP
+		keys[LimitIP] = ipLimitKey(clientIP)
 	}
-	for _, kind := range []string{LimitMobile, LimitIP, LimitPrefix, LimitTemplate} {
+	takes := make([]LimitTake, 0, len(limitKinds))
+	for _, kind := range limitKinds {
 		l, on := t.limits[kind]
 		k, have := keys[kind]
-		if !on || !have {
-			continue
+		if on && have {
+			takes = append(takes, LimitTake{Kind: kind, Key: k, Limit: l})
 		}
-		d, err := a.store.Allow(ctx, k, l)
-		if err != nil {
-			return nil, err
-		}
-		if !d.Allowed {
-			a.metrics.limitHits.WithLabelValues(t.name, kind).Inc()
-			return &Error{Code: CodeRateLimited, Message: "too many codes requested (" + kind + " limit); try again later", RetryAfter: d.RetryAfter}, nil
-		}
+	}
+	d, err := a.store.Allow(ctx, t.name, takes)
+	if err != nil {
+		return nil, err
+	}
+	if !d.Allowed {
+		a.metrics.limitHits.WithLabelValues(t.name, d.Limit).Inc()
+		return &Error{Code: CodeRateLimited, Message: "too many codes requested (" + d.Limit + " limit); try again later", RetryAfter: d.RetryAfter}, nil
 	}
 	return nil, nil
 }
@@ -264,7 +284,7 @@ func (a *App) refusal(t *Template, d Decision) *Error {
 	switch d.Reason {
 	case ReasonLocked:
 		a.metrics.limitHits.WithLabelValues(t.name, "locked").Inc()
-		return &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: d.RetryAfter}
+		return lockedError(d.RetryAfter)
 	case ReasonTooSoon:
 		a.metrics.limitHits.WithLabelValues(t.name, "resend").Inc()
 		return &Error{Code: CodeResendTooSoon, Message: "a code was sent to this mobile moments ago; wait before asking for another", RetryAfter: d.RetryAfter}
@@ -274,6 +294,10 @@ func (a *App) refusal(t *Template, d Decision) *Error {
 	default:
 		return &Error{Code: CodeRateLimited, Message: "too many codes requested; try again later", RetryAfter: d.RetryAfter}
 	}
+}
+
+func lockedError(retryAfter time.Duration) *Error {
+	return &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: retryAfter}
 }
 
 // VerifyRequest asks whether a code is right.
@@ -296,15 +320,17 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 		return "", newError(CodeInvalidOTP, "otp must be %d ASCII digits", t.Length)
 	}
 	hash := otpcode.Hash(a.secret, t.name, num.E164, req.Code)
-	res, err := a.store.CheckCode(ctx, CodeKey{Template: t.name, Mobile: num.E164}, hash, a.policy)
+	res, err := a.store.CheckCode(ctx, CodeKey{Template: t.name, Mobile: num.E164}, t.lockGroup, hash, a.policy)
 	if err != nil {
 		return "", storeError(err)
 	}
 	a.metrics.verifications.WithLabelValues(t.name, num.Country, string(res.Outcome)).Inc()
 	if res.LockedNow {
 		a.metrics.lockouts.WithLabelValues(t.name).Inc()
-		a.logger.Warn("mobile locked after wrong codes", zap.String("template", t.name), zap.String("mobile", num.Mask()),
-			zap.Duration("for", res.RetryAfter))
+		a.logger.Warn("mobile locked after wrong codes", zap.String("template", t.name), zap.String("lock_group", t.lockGroup),
+			zap.String("mobile", num.Mask()), zap.Duration("for", res.RetryAfter))
+		// The failure that starts a lock says so, rather than "N attempts left".
+		return "", lockedError(res.RetryAfter)
 	}
 	switch res.Outcome {
 	case OutcomeVerified:
@@ -312,11 +338,11 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	case OutcomeIncorrect:
 		return "", &Error{Code: CodeOTPIncorrect, Message: "the code is not right", AttemptsLeft: res.AttemptsLeft}
 	case OutcomeBurned:
-		return "", &Error{Code: CodeTooManyAttempts, Message: "too many wrong codes: this code no longer works; ask for a new one", RetryAfter: res.RetryAfter}
+		return "", &Error{Code: CodeTooManyAttempts, Message: "too many wrong codes: this code no longer works; ask for a new one"}
 	case OutcomeExpired:
 		return "", newError(CodeOTPExpired, "no live code for this mobile: it expired, was used, or was never sent")
 	case OutcomeLocked:
-		return "", &Error{Code: CodeLocked, Message: "too many wrong codes for this mobile; try again later", RetryAfter: res.RetryAfter}
+		return "", lockedError(res.RetryAfter)
 	}
 	return "", storeError(errors.New("unknown outcome " + string(res.Outcome)))
 }

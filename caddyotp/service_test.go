@@ -21,9 +21,9 @@ type checkCounter struct {
 	checks atomic.Int64
 }
 
-func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, hash []byte, policy LockPolicy) (CheckResult, error) {
+func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, lockGroup string, hash []byte, policy LockPolicy) (CheckResult, error) {
 	s.checks.Add(1)
-	return s.Store.CheckCode(ctx, k, hash, policy)
+	return s.Store.CheckCode(ctx, k, lockGroup, hash, policy)
 }
 
 // FuzzVerifyInput drives Verify with any mobile and code: a mobile that is not E.164 is
@@ -77,12 +77,12 @@ func FuzzVerifyInput(f *testing.F) {
 	})
 }
 
-// decoySpy counts what a Decoy send must not touch (the provider, the budget, the ledger)
-// and the codes it stores.
+// decoySpy counts what a Decoy send must not touch (the provider, the ledger), what it
+// must give back (the budget) and the codes it stores.
 type decoySpy struct {
 	Store
-	puts, reserves, ledger atomic.Int64
-	sms                    atomic.Int64
+	puts, reserves, releases, ledger atomic.Int64
+	sms                              atomic.Int64
 }
 
 func (s *decoySpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
@@ -93,6 +93,11 @@ func (s *decoySpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts
 func (s *decoySpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
 	s.reserves.Add(1)
 	return s.Store.ReserveBudget(ctx, at, microUSD, caps)
+}
+
+func (s *decoySpy) ReleaseBudget(ctx context.Context, at time.Time, microUSD int64) error {
+	s.releases.Add(1)
+	return s.Store.ReleaseBudget(ctx, at, microUSD)
 }
 
 func (s *decoySpy) AppendLedger(ctx context.Context, e LedgerEntry) error {
@@ -146,9 +151,12 @@ func TestSendDecoy(t *testing.T) {
 	if err != nil || res.Mobile != mobile || res.MessageID != "" {
 		t.Fatalf("expected a decoy send without a message id, got %+v, %v", res, err)
 	}
-	if spy.sms.Load() != 0 || spy.reserves.Load() != 0 || spy.ledger.Load() != 0 {
-		t.Errorf("expected no provider call, budget reservation or ledger entry, got %d, %d, %d",
-			spy.sms.Load(), spy.reserves.Load(), spy.ledger.Load())
+	if spy.sms.Load() != 0 || spy.ledger.Load() != 0 {
+		t.Errorf("expected no provider call or ledger entry, got %d, %d", spy.sms.Load(), spy.ledger.Load())
+	}
+	if spy.reserves.Load() != 1 || spy.releases.Load() != 1 {
+		t.Errorf("expected the budget asked once and given back, got %d reservations and %d releases",
+			spy.reserves.Load(), spy.releases.Load())
 	}
 	if spy.puts.Load() != 1 {
 		t.Errorf("expected one stored code, got %d", spy.puts.Load())
@@ -199,5 +207,32 @@ func TestSendDecoyNotAllowedCountry(t *testing.T) {
 	}
 	if spy.puts.Load() != 0 {
 		t.Errorf("expected no stored code, got %d", spy.puts.Load())
+	}
+}
+
+// TestSendDecoySpentBudget: with the budget spent, a decoy is refused with budget_exhausted
+// and leaves no code, as a real send does, so a spent budget does not tell a refused mobile
+// from an allowed one.
+func TestSendDecoySpentBudget(t *testing.T) {
+	resend := caddy.Duration(0)
+	app, spy := newDecoyApp(t, &Template{Resend: &resend})
+	app.Budget = &Budget{Daily: 0.01} // less than one SMS
+	tmpl := app.template("login")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		mobile string
+		decoy  bool
+	}{{"+447400123456", false}, {"+447400123457", true}} {
+		_, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: tc.mobile, Decoy: tc.decoy})
+		if e, ok := err.(*Error); !ok || e.Code != CodeBudgetExhausted {
+			t.Fatalf("decoy %v: expected budget_exhausted, got %v", tc.decoy, err)
+		}
+		_, err = app.Verify(ctx, VerifyRequest{Template: tmpl, Mobile: tc.mobile, Code: "123456"})
+		if e, ok := err.(*Error); !ok || e.Code != CodeOTPExpired {
+			t.Errorf("decoy %v: expected no live code (otp_expired), got %v", tc.decoy, err)
+		}
+	}
+	if spy.sms.Load() != 0 {
+		t.Errorf("expected no provider call, got %d", spy.sms.Load())
 	}
 }

@@ -16,11 +16,11 @@ import (
 // (too soon, locked, over a limit) is an answer, not an error.
 type Store interface {
 	// ClaimSend is the first step of a send. It refuses with ReasonLocked while the mobile
-	// is locked after failed verifications, with ReasonTooSoon while an earlier send to the
-	// same template and mobile is younger than its resend interval, and otherwise starts
-	// that interval (resend long; at least one second), marked with nonce. A resend of
-	// zero starts no interval: only the lock is checked.
-	ClaimSend(ctx context.Context, k CodeKey, nonce string, resend time.Duration) (Decision, error)
+	// is locked in lockGroup after failed verifications, with ReasonTooSoon while an earlier
+	// send to the same template and mobile is younger than its resend interval, and
+	// otherwise starts that interval (resend long; at least one second), marked with nonce.
+	// A resend of zero starts no interval: only the lock is checked.
+	ClaimSend(ctx context.Context, k CodeKey, lockGroup string, nonce string, resend time.Duration) (Decision, error)
 
 	// ReleaseSend ends the resend interval started by ClaimSend with nonce, if it is still
 	// that one. It is called when a send fails before or at the provider.
@@ -35,15 +35,20 @@ type Store interface {
 	DropCode(ctx context.Context, k CodeKey, hash []byte) error
 
 	// CheckCode checks hash against k's live code and consumes the code in the same step.
-	// A right code is deleted and the mobile's failure run reset. A wrong one costs one of
-	// the code's attempts (the last one burns the code) and adds one to the mobile's
-	// failure run, which locks the mobile per policy. While the mobile is locked nothing
-	// is checked and the code is left as it is.
-	CheckCode(ctx context.Context, k CodeKey, hash []byte, policy LockPolicy) (CheckResult, error)
+	// A right code is deleted and the mobile's failure run in lockGroup reset. A wrong one
+	// costs one of the code's attempts (the last one burns the code) and adds one to the
+	// mobile's failure run in lockGroup, which locks the mobile in that group per policy.
+	// While the mobile is locked in lockGroup nothing is checked and the code is left as it
+	// is. Runs and locks of other groups are neither read nor touched.
+	CheckCode(ctx context.Context, k CodeKey, lockGroup string, hash []byte, policy LockPolicy) (CheckResult, error)
 
-	// Allow takes one send from the limit named key (the store adds its own prefix). It
-	// uses GCRA: l.Count sends in any window of l.Window, refilled smoothly.
-	Allow(ctx context.Context, key string, l Limit) (Decision, error)
+	// Allow takes one send from every limit of takes in one atomic step, all or nothing:
+	// when each has room, each is charged one send; when one has none, none is charged
+	// (a refused send spends no limit) and the answer is ReasonLimited with Limit, the kind
+	// of the first in takes that had no room, and RetryAfter, the longest wait among those
+	// that had none. Each limit is GCRA: Count sends in any window of Window, refilled
+	// smoothly. The limits all belong to template, and each kind appears at most once.
+	Allow(ctx context.Context, template string, takes []LimitTake) (Decision, error)
 
 	// ReserveBudget adds microUSD to the spend of the UTC day and month of at, unless that
 	// would pass a cap that is not zero; then it refuses with ReasonBudget and RetryAfter
@@ -96,6 +101,7 @@ type Decision struct {
 	Allowed    bool
 	Reason     Reason        // when not allowed
 	RetryAfter time.Duration // when not allowed: how long until it may be
+	Limit      string        // with ReasonLimited: the kind of limit that refused
 }
 
 // Outcome is the result of checking a code.
@@ -113,18 +119,29 @@ const (
 type CheckResult struct {
 	Outcome      Outcome
 	AttemptsLeft int           // with OutcomeIncorrect
-	RetryAfter   time.Duration // with OutcomeLocked, and OutcomeBurned if that failure locked the mobile
-	LockedNow    bool          // this failure started a lock
+	RetryAfter   time.Duration // with OutcomeLocked, and with LockedNow
+	LockedNow    bool          // this failure (OutcomeIncorrect or OutcomeBurned) started a lock
 }
 
 // LockPolicy says when a run of failed verifications locks a mobile. The run counts every
-// wrong code for the mobile, across templates, codes, resends, IPs and browsers, and ends
-// only with a right code or Window after the last failure.
+// wrong code for the mobile in one lock group (the templates that share locks), across
+// codes, resends, IPs and browsers, and ends only with a right code or Window after the
+// last failure, or, once the run has reached Ceiling, Window after the end of its lock.
 type LockPolicy struct {
 	After  int           // every After-th failure in a run locks the mobile
 	Base   time.Duration // the first lock of a run; each further lock in the run doubles it
 	Max    time.Duration // locks never last longer
 	Window time.Duration // a run is forgotten this long after its last failure
+	// From the Ceiling-th failure of a run on, every failure locks the mobile for Window,
+	// and the run is kept until Window after that lock ends; 0 means no ceiling.
+	Ceiling int
+}
+
+// LimitTake is one limit a send takes from.
+type LimitTake struct {
+	Kind  string // mobile, ip, prefix or template
+	Key   string // what the kind counts (the mobile, the client's network, the prefix); empty for template
+	Limit Limit
 }
 
 // Limit is a number of sends in a sliding window.

@@ -76,7 +76,7 @@ func BenchmarkStoreCheckCodeRight(b *testing.B) {
 			if err := s.PutCode(ctx, k, hash, 5, time.Minute); err != nil {
 				b.Fatal(err)
 			}
-			res, err := s.CheckCode(ctx, k, hash, lenientPolicy)
+			res, err := s.CheckCode(ctx, k, k.Template, hash, lenientPolicy)
 			if err != nil || res.Outcome != OutcomeVerified {
 				b.Fatalf("expected verified, got %v (%v)", res.Outcome, err)
 			}
@@ -100,7 +100,7 @@ func BenchmarkStoreCheckCodeWrong(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			// Each mobile takes at most a few wrong codes, so most answers are "incorrect";
 			// past the code's attempts it is "expired", which costs the same script.
-			if _, err := s.CheckCode(ctx, CodeKey{Template: "t", Mobile: benchMobile(i % mobiles)}, wrong, policy); err != nil {
+			if _, err := s.CheckCode(ctx, CodeKey{Template: "t", Mobile: benchMobile(i % mobiles)}, "t", wrong, policy); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -112,7 +112,7 @@ func BenchmarkStoreClaimSend(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			d, err := s.ClaimSend(ctx, CodeKey{Template: "t", Mobile: benchMobile(i)}, "n"+strconv.Itoa(i), time.Minute)
+			d, err := s.ClaimSend(ctx, CodeKey{Template: "t", Mobile: benchMobile(i)}, "t", "n"+strconv.Itoa(i), time.Minute)
 			if err != nil || !d.Allowed {
 				b.Fatalf("expected allowed, got %+v (%v)", d, err)
 			}
@@ -126,7 +126,7 @@ func BenchmarkStoreAllow(b *testing.B) {
 		l := Limit{Count: 1_000_000_000, Window: time.Hour}
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			if _, err := s.Allow(ctx, "ip:127.0.0."+strconv.Itoa(i%256), l); err != nil {
+			if _, err := s.Allow(ctx, "t", []LimitTake{{Kind: LimitIP, Key: "127.0.0." + strconv.Itoa(i%256), Limit: l}}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -153,7 +153,7 @@ func TestRedisMemoryPerLiveCode(t *testing.T) {
 	s := newTestRedisStore(t, srv.Addr(), "otp:")
 	ctx := context.Background()
 	k := CodeKey{Template: "login", Mobile: suiteMobile}
-	if d, err := s.ClaimSend(ctx, k, "0123456789abcdef0123456789abcdef", time.Minute); err != nil || !d.Allowed {
+	if d, err := s.ClaimSend(ctx, k, k.Template, "0123456789abcdef0123456789abcdef", time.Minute); err != nil || !d.Allowed {
 		t.Fatalf("ClaimSend: expected allowed, got %+v (%v)", d, err)
 	}
 	if err := s.PutCode(ctx, k, codeHash(k, "123456"), 5, 5*time.Minute); err != nil {

@@ -94,7 +94,7 @@ func TestRedisSentinelStoreFailover(t *testing.T) {
 	var res CheckResult
 	for {
 		var err error
-		res, err = s.CheckCode(ctx, k, codeHash(k, "123456"), lenientPolicy)
+		res, err = s.CheckCode(ctx, k, k.Template, codeHash(k, "123456"), lenientPolicy)
 		if err == nil {
 			break
 		}

@@ -91,11 +91,14 @@ func (s *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // ClaimSend implements Store.
-func (s *MemoryStore) ClaimSend(_ context.Context, k CodeKey, nonce string, resend time.Duration) (Decision, error) {
+func (s *MemoryStore) ClaimSend(_ context.Context, k CodeKey, lockGroup string, nonce string, resend time.Duration) (Decision, error) {
+	if err := checkLockGroup(lockGroup); err != nil {
+		return Decision{}, err
+	}
 	st, now := s.enter()
 	defer st.mu.Unlock()
 
-	if until, ok := st.lockedUntil(k.Mobile, now); ok {
+	if until, ok := st.lockedUntil(memLockKey(lockGroup, k.Mobile), now); ok {
 		return Decision{Reason: ReasonLocked, RetryAfter: until.Sub(now)}, nil
 	}
 	if resend <= 0 {
@@ -148,15 +151,19 @@ func (s *MemoryStore) DropCode(_ context.Context, k CodeKey, hash []byte) error 
 }
 
 // CheckCode implements Store.
-func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, hash []byte, p LockPolicy) (CheckResult, error) {
+func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, lockGroup string, hash []byte, p LockPolicy) (CheckResult, error) {
 	p, err := normalizeLockPolicy(p)
 	if err != nil {
 		return CheckResult{}, err
 	}
+	if err := checkLockGroup(lockGroup); err != nil {
+		return CheckResult{}, err
+	}
+	lk := memLockKey(lockGroup, k.Mobile)
 	st, now := s.enter()
 	defer st.mu.Unlock()
 
-	if until, ok := st.lockedUntil(k.Mobile, now); ok {
+	if until, ok := st.lockedUntil(lk, now); ok {
 		return CheckResult{Outcome: OutcomeLocked, RetryAfter: until.Sub(now)}, nil
 	}
 	c, ok := st.codes[k]
@@ -166,24 +173,31 @@ func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, hash []byte, p Loc
 	}
 	if subtle.ConstantTimeCompare(c.hash, hash) == 1 {
 		delete(st.codes, k)
-		delete(st.runs, k.Mobile)
+		delete(st.runs, lk)
 		return CheckResult{Outcome: OutcomeVerified}, nil
 	}
 
 	c.attempts--
-	run, ok := st.runs[k.Mobile]
+	run, ok := st.runs[lk]
 	if !ok || !now.Before(run.expires) {
 		run = &memRun{}
-		st.runs[k.Mobile] = run
+		st.runs[lk] = run
 	}
 	run.failures++
 	run.expires = now.Add(p.Window)
 
 	var res CheckResult
-	if p.After > 0 && run.failures%p.After == 0 {
+	switch {
+	case p.Ceiling > 0 && run.failures >= p.Ceiling:
+		// Past the ceiling every failure locks for Window, and the run outlives the lock.
+		until := now.Add(p.Window)
+		st.locks[lk] = until
+		run.expires = until.Add(p.Window)
+		res.RetryAfter, res.LockedNow = p.Window, true
+	case p.After > 0 && run.failures%p.After == 0:
 		run.locks++
 		d := lockLength(p, run.locks)
-		st.locks[k.Mobile] = now.Add(d)
+		st.locks[lk] = now.Add(d)
 		res.RetryAfter, res.LockedNow = d, true
 	}
 	if c.attempts <= 0 {
@@ -195,25 +209,48 @@ func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, hash []byte, p Loc
 	return res, nil
 }
 
-// Allow implements Store.
-func (s *MemoryStore) Allow(_ context.Context, key string, l Limit) (Decision, error) {
-	if err := checkLimit(l); err != nil {
-		return Decision{}, err
+// Allow implements Store. Every limit is checked before any is charged.
+func (s *MemoryStore) Allow(_ context.Context, template string, takes []LimitTake) (Decision, error) {
+	for _, tk := range takes {
+		if err := checkLimit(tk.Limit); err != nil {
+			return Decision{}, err
+		}
 	}
-	interval := max(l.Window/time.Duration(l.Count), 1)
 	st, now := s.enter()
 	defer st.mu.Unlock()
 
-	tat := st.limits[key]
-	if tat.Before(now) {
-		tat = now
+	next := make([]time.Time, len(takes))
+	refused := Decision{Reason: ReasonLimited}
+	for i, tk := range takes {
+		tat := st.limits[memLimitKey(template, tk)]
+		if tat.Before(now) {
+			tat = now
+		}
+		next[i] = tat.Add(max(tk.Limit.Window/time.Duration(tk.Limit.Count), 1))
+		if wait := next[i].Sub(now) - tk.Limit.Window; wait > 0 {
+			if refused.Limit == "" {
+				refused.Limit = tk.Kind
+			}
+			refused.RetryAfter = max(refused.RetryAfter, wait)
+		}
 	}
-	next := tat.Add(interval)
-	if next.Sub(now) > l.Window {
-		return Decision{Reason: ReasonLimited, RetryAfter: next.Sub(now) - l.Window}, nil
+	if refused.Limit != "" {
+		return refused, nil
 	}
-	st.limits[key] = next
+	for i, tk := range takes {
+		st.limits[memLimitKey(template, tk)] = next[i]
+	}
 	return Decision{Allowed: true}, nil
+}
+
+// memLimitKey names a limit in the memory store. Template names have no ':'.
+func memLimitKey(template string, tk LimitTake) string {
+	return template + ":" + tk.Kind + ":" + tk.Key
+}
+
+// memLockKey names a mobile's failure run and lock in a lock group.
+func memLockKey(group, mobile string) string {
+	return group + ":" + mobile
 }
 
 // ReserveBudget implements Store.
@@ -358,9 +395,9 @@ type memoryState struct {
 	mu        sync.Mutex
 	codes     map[CodeKey]*memCode
 	cooldowns map[CodeKey]memCooldown
-	runs      map[string]*memRun   // by mobile
-	locks     map[string]time.Time // by mobile: locked until
-	limits    map[string]time.Time // by limit: the GCRA theoretical arrival time
+	runs      map[string]*memRun   // by lock group and mobile (memLockKey)
+	locks     map[string]time.Time // by lock group and mobile: locked until
+	limits    map[string]time.Time // by template, kind and key (memLimitKey): the GCRA theoretical arrival time
 	budget    map[string]memSpend  // by UTC day or month
 	ledgers   map[string]*ledgerRing
 	revoked   map[string]time.Time // by gate session id: revoked until
@@ -484,14 +521,15 @@ func (st *memoryState) sweep(now time.Time) {
 	}
 }
 
-// lockedUntil reports whether mobile is locked and until when. The caller holds mu.
-func (st *memoryState) lockedUntil(mobile string, now time.Time) (time.Time, bool) {
-	until, ok := st.locks[mobile]
+// lockedUntil reports whether a mobile is locked in a group (lk, from memLockKey) and
+// until when. The caller holds mu.
+func (st *memoryState) lockedUntil(lk string, now time.Time) (time.Time, bool) {
+	until, ok := st.locks[lk]
 	if !ok {
 		return time.Time{}, false
 	}
 	if !now.Before(until) {
-		delete(st.locks, mobile)
+		delete(st.locks, lk)
 		return time.Time{}, false
 	}
 	return until, true
@@ -612,6 +650,8 @@ func normalizeLockPolicy(p LockPolicy) (LockPolicy, error) {
 		return p, fmt.Errorf("%w: failure window %s below 1ms", errInvalidArgument, p.Window)
 	case p.After > 0 && p.Base < time.Millisecond:
 		return p, fmt.Errorf("%w: lock %s below 1ms", errInvalidArgument, p.Base)
+	case p.Ceiling < 0:
+		return p, fmt.Errorf("%w: ceiling of %d failures", errInvalidArgument, p.Ceiling)
 	}
 	p.Max = max(p.Max, p.Base)
 	return p, nil
@@ -624,6 +664,15 @@ func lockLength(p LockPolicy, n int) time.Duration {
 		d *= 2
 	}
 	return min(d, p.Max)
+}
+
+// checkLockGroup refuses an empty lock group: the service always names one (by default
+// the template's name), so an empty one is a bug that would merge every group.
+func checkLockGroup(group string) error {
+	if group == "" {
+		return fmt.Errorf("%w: empty lock group", errInvalidArgument)
+	}
+	return nil
 }
 
 func checkLimit(l Limit) error {

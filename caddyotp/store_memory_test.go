@@ -84,6 +84,71 @@ func TestMemoryStoreLockGrowsToMax(t *testing.T) {
 	}
 }
 
+// TestMemoryStoreCeilingDefaults walks the default lockout on a clock: locks of 15m, 30m,
+// 1h and 2h at the 20th to 80th failures, then the 100th (the ceiling) locks for the 48h
+// window, and the run is kept until 48h after that lock, so that each further failure locks
+// for 48h again. A new code never ends the run; a right code does.
+func TestMemoryStoreCeilingDefaults(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newTestMemoryStore(t, clock.now)
+	p := LockPolicy{After: 20, Base: 15 * time.Minute, Max: 24 * time.Hour, Window: 48 * time.Hour, Ceiling: 100}
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	locks := map[int]time.Duration{20: 15 * time.Minute, 40: 30 * time.Minute, 60: time.Hour, 80: 2 * time.Hour, 100: 48 * time.Hour}
+	for i := 1; i <= 100; i++ {
+		if i%5 == 1 {
+			putCode(t, s, k, "111111", 5, 5*time.Minute) // a new code every five failures
+		}
+		res := checkCode(t, s, k, "000000", p)
+		if want, ok := locks[i]; res.LockedNow != ok || res.RetryAfter != want {
+			t.Fatalf("failure %d: expected a lock of %s (%t), got %+v", i, want, ok, res)
+		}
+		clock.add(res.RetryAfter)
+	}
+	// The 100th's lock is over; the run is not. The next failure locks for 48h again, and
+	// so does every further one, however long the pause within the run.
+	for _, pause := range []time.Duration{0, 47 * time.Hour} {
+		clock.add(pause)
+		expectAllowed(t, claim(t, s, k, "n", 0))
+		putCode(t, s, k, "111111", 5, 5*time.Minute)
+		res := checkCode(t, s, k, "000000", p)
+		if !res.LockedNow || res.RetryAfter != 48*time.Hour {
+			t.Fatalf("after a pause of %s: expected a lock of 48h, got %+v", pause, res)
+		}
+		clock.add(48*time.Hour - time.Second)
+		expectRefused(t, claim(t, s, k, "n", 0), ReasonLocked)
+		clock.add(time.Second)
+	}
+	// A right code ends the run: 19 failures then lock nothing, the 20th locks for 15m.
+	putCode(t, s, k, "111111", 5, 5*time.Minute)
+	expectOutcome(t, checkCode(t, s, k, "111111", p), OutcomeVerified, 0)
+	for i := 1; i <= 20; i++ {
+		if i%5 == 1 {
+			putCode(t, s, k, "111111", 5, 5*time.Minute)
+		}
+		if res := checkCode(t, s, k, "000000", p); res.LockedNow != (i == 20) || (i == 20 && res.RetryAfter != 15*time.Minute) {
+			t.Fatalf("new run, failure %d: expected a 15m lock only at the 20th, got %+v", i, res)
+		}
+	}
+	// Left alone, a run past the ceiling ends 48h after its last lock ends.
+	clock.add(15 * time.Minute)
+	for i := 21; i <= 100; i++ {
+		if i%5 == 1 {
+			putCode(t, s, k, "111111", 5, 5*time.Minute)
+		}
+		clock.add(checkCode(t, s, k, "000000", p).RetryAfter)
+	}
+	clock.add(48*time.Hour - time.Second)
+	putCode(t, s, k, "111111", 5, 5*time.Minute)
+	if res := checkCode(t, s, k, "000000", p); !res.LockedNow {
+		t.Fatalf("expected the run alive a second before its end, got %+v", res)
+	}
+	clock.add(48*time.Hour + 48*time.Hour)
+	putCode(t, s, k, "111111", 5, 5*time.Minute)
+	if res := checkCode(t, s, k, "000000", p); res.LockedNow || res.Outcome != OutcomeIncorrect {
+		t.Fatalf("expected a new run once the old one ended, got %+v", res)
+	}
+}
+
 func TestMemoryStoreAllowExact(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := newTestMemoryStore(t, clock.now)
@@ -212,20 +277,24 @@ func testInvalidArguments(t *testing.T, s Store) {
 		"put without hash":     s.PutCode(ctx, k, nil, 5, time.Minute),
 		"put without attempts": s.PutCode(ctx, k, h, 0, time.Minute),
 		"put without ttl":      s.PutCode(ctx, k, h, 5, 0),
-		"limit without count":  second(s.Allow(ctx, "k", Limit{Window: time.Minute})),
-		"limit without window": second(s.Allow(ctx, "k", Limit{Count: 1})),
-		"policy without window": second(s.CheckCode(ctx, k, h,
+		"limit without count":  second(s.Allow(ctx, "t", []LimitTake{{Kind: LimitIP, Key: "k", Limit: Limit{Window: time.Minute}}})),
+		"limit without window": second(s.Allow(ctx, "t", []LimitTake{{Kind: LimitIP, Key: "k", Limit: Limit{Count: 1}}})),
+		"policy without window": second(s.CheckCode(ctx, k, k.Template, h,
 			LockPolicy{After: 1, Base: time.Minute, Max: time.Minute})),
-		"policy without base": second(s.CheckCode(ctx, k, h,
+		"policy without base": second(s.CheckCode(ctx, k, k.Template, h,
 			LockPolicy{After: 1, Window: time.Minute})),
-		"negative reservation": second(s.ReserveBudget(ctx, time.Now(), -1, BudgetCaps{})),
-		"negative release":     s.ReleaseBudget(ctx, time.Now(), -1),
-		"revoke a short id":    s.RevokeSession(ctx, revocationID(1)[1:], time.Now().Add(time.Hour)),
-		"revoke a long id":     s.RevokeSession(ctx, revocationID(1)+"0", time.Now().Add(time.Hour)),
-		"revoke upper case":    s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
-		"revoke not hex":       s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
-		"revoke until past":    s.RevokeSession(ctx, revocationID(1), time.Now().Add(-time.Second)),
-		"revoke until 14h":     s.RevokeSession(ctx, revocationID(1), time.Now().Add(14*time.Hour)),
+		"policy with a negative ceiling": second(s.CheckCode(ctx, k, k.Template, h,
+			LockPolicy{After: 1, Base: time.Minute, Window: time.Hour, Ceiling: -1})),
+		"check without lock group": second(s.CheckCode(ctx, k, "", h, lenientPolicy)),
+		"claim without lock group": second(s.ClaimSend(ctx, k, "", "n", time.Minute)),
+		"negative reservation":     second(s.ReserveBudget(ctx, time.Now(), -1, BudgetCaps{})),
+		"negative release":         s.ReleaseBudget(ctx, time.Now(), -1),
+		"revoke a short id":        s.RevokeSession(ctx, revocationID(1)[1:], time.Now().Add(time.Hour)),
+		"revoke a long id":         s.RevokeSession(ctx, revocationID(1)+"0", time.Now().Add(time.Hour)),
+		"revoke upper case":        s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
+		"revoke not hex":           s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
+		"revoke until past":        s.RevokeSession(ctx, revocationID(1), time.Now().Add(-time.Second)),
+		"revoke until 14h":         s.RevokeSession(ctx, revocationID(1), time.Now().Add(14*time.Hour)),
 	}
 	for name, err := range calls {
 		if !errors.Is(err, errInvalidArgument) {

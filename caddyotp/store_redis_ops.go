@@ -55,12 +55,15 @@ var (
 )
 
 // ClaimSend implements Store.
-func (s *RedisStore) ClaimSend(ctx context.Context, k CodeKey, nonce string, resend time.Duration) (Decision, error) {
+func (s *RedisStore) ClaimSend(ctx context.Context, k CodeKey, lockGroup string, nonce string, resend time.Duration) (Decision, error) {
+	if err := checkLockGroup(lockGroup); err != nil {
+		return Decision{}, err
+	}
 	if resend > 0 {
 		resend = max(resend, minResend)
 	}
 	r, err := s.runInts(ctx, "claim_send", claimSendScript, 2,
-		[]string{s.keys.lock(k.Mobile), s.keys.cooldown(k)}, nonce, millis(resend))
+		[]string{s.keys.lock(lockGroup, k.Mobile), s.keys.cooldown(k)}, nonce, millis(resend))
 	if err != nil {
 		return Decision{}, err
 	}
@@ -97,14 +100,17 @@ func (s *RedisStore) DropCode(ctx context.Context, k CodeKey, hash []byte) error
 }
 
 // CheckCode implements Store.
-func (s *RedisStore) CheckCode(ctx context.Context, k CodeKey, hash []byte, p LockPolicy) (CheckResult, error) {
+func (s *RedisStore) CheckCode(ctx context.Context, k CodeKey, lockGroup string, hash []byte, p LockPolicy) (CheckResult, error) {
 	p, err := normalizeLockPolicy(p)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	keys := []string{s.keys.code(k), s.keys.failures(k.Mobile), s.keys.lock(k.Mobile), s.keys.locks(k.Mobile)}
+	if err := checkLockGroup(lockGroup); err != nil {
+		return CheckResult{}, err
+	}
+	keys := []string{s.keys.code(k), s.keys.failures(lockGroup, k.Mobile), s.keys.lock(lockGroup, k.Mobile), s.keys.locks(lockGroup, k.Mobile)}
 	r, err := s.runInts(ctx, "check_code", checkCodeScript, 4, keys,
-		hash, p.After, millis(p.Base), millis(p.Max), millis(p.Window))
+		hash, p.After, millis(p.Base), millis(p.Max), millis(p.Window), p.Ceiling)
 	if err != nil {
 		return CheckResult{}, err
 	}
@@ -130,19 +136,31 @@ func (s *RedisStore) CheckCode(ctx context.Context, k CodeKey, hash []byte, p Lo
 	return res, nil
 }
 
-// Allow implements Store.
-func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	if err := checkLimit(l); err != nil {
-		return Decision{}, err
+// Allow implements Store: one script over the template's limit keys, which share a slot.
+func (s *RedisStore) Allow(ctx context.Context, template string, takes []LimitTake) (Decision, error) {
+	if len(takes) == 0 {
+		return Decision{Allowed: true}, nil
 	}
-	r, err := s.runInts(ctx, "allow", allowScript, 2, []string{s.keys.limit(key)}, millis(l.Window), l.Count)
+	keys := make([]string, len(takes))
+	args := make([]any, 0, 2*len(takes))
+	for i, tk := range takes {
+		if err := checkLimit(tk.Limit); err != nil {
+			return Decision{}, err
+		}
+		keys[i] = s.keys.limit(template, tk)
+		args = append(args, millis(tk.Limit.Window), tk.Limit.Count)
+	}
+	r, err := s.runInts(ctx, "allow", allowScript, 3, keys, args...)
 	if err != nil {
 		return Decision{}, err
 	}
 	if r[0] == 1 {
 		return Decision{Allowed: true}, nil
 	}
-	return Decision{Reason: ReasonLimited, RetryAfter: time.Duration(r[1]) * time.Millisecond}, nil
+	if r[1] < 1 || int(r[1]) > len(takes) {
+		return Decision{}, badReply("allow")
+	}
+	return Decision{Reason: ReasonLimited, Limit: takes[r[1]-1].Kind, RetryAfter: time.Duration(r[2]) * time.Millisecond}, nil
 }
 
 // ReserveBudget implements Store.

@@ -65,10 +65,12 @@ func TestRedisKeyNames(t *testing.T) {
 	for _, c := range []struct{ got, want string }{
 		{k.code(ck), "otp:{+447400123456}:code:login"},
 		{k.cooldown(ck), "otp:{+447400123456}:cool:login"},
-		{k.failures(ck.Mobile), "otp:{+447400123456}:fail"},
-		{k.lock(ck.Mobile), "otp:{+447400123456}:lock"},
-		{k.locks(ck.Mobile), "otp:{+447400123456}:locks"},
-		{k.limit("mobile:+447400123456"), "otp:{lim:mobile:+447400123456}"},
+		{k.failures("staff", ck.Mobile), "otp:{+447400123456}:fail:staff"},
+		{k.lock("staff", ck.Mobile), "otp:{+447400123456}:lock:staff"},
+		{k.locks("staff", ck.Mobile), "otp:{+447400123456}:locks:staff"},
+		{k.limit("login", LimitTake{Kind: LimitMobile, Key: "+447400123456"}), "otp:{lim:login}:mobile:+447400123456"},
+		{k.limit("login", LimitTake{Kind: LimitIP, Key: "2001:db8::/64"}), "otp:{lim:login}:ip:2001:db8::/64"},
+		{k.limit("login", LimitTake{Kind: LimitTemplate}), "otp:{lim:login}:template:"},
 		{k.budgetDay(at), "otp:{budget}:d:2026-11-27"},
 		{k.budgetMonth(at), "otp:{budget}:m:2026-11"},
 		{k.ledger("login"), "otp:{ledger:login}"},
@@ -93,8 +95,9 @@ func exerciseRedisStore(t *testing.T, s Store, mobile, code string) {
 	putCode(t, s, CodeKey{Template: "signup", Mobile: mobile}, code, 5, time.Minute)
 	checkCode(t, s, k, "000000", p)
 	checkCode(t, s, k, "000001", p) // locks
-	allow(t, s, "mobile:"+mobile, Limit{Count: 5, Window: time.Hour})
-	allow(t, s, "template:login", Limit{Count: 100, Window: time.Hour})
+	allowAll(t, s, "login",
+		LimitTake{Kind: LimitMobile, Key: mobile, Limit: Limit{Count: 5, Window: time.Hour}},
+		LimitTake{Kind: LimitTemplate, Limit: Limit{Count: 100, Window: time.Hour}})
 	reserve(t, s, time.Now(), 46300, BudgetCaps{DailyMicroUSD: 25_000_000})
 	appendLedger(t, s, ledgerEntry("login", 1))
 	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
@@ -163,18 +166,18 @@ func TestRedisStoreKeys(t *testing.T) {
 
 	t.Run("hash tags", func(t *testing.T) {
 		want := map[string]string{
-			"otp:{+447400123456}:code:login":  "+447400123456",
-			"otp:{+447400123456}:code:signup": "+447400123456",
-			"otp:{+447400123456}:cool:login":  "+447400123456",
-			"otp:{+447400123456}:fail":        "+447400123456",
-			"otp:{+447400123456}:lock":        "+447400123456",
-			"otp:{+447400123456}:locks":       "+447400123456",
-			"otp:{lim:mobile:+447400123456}":  "lim:mobile:+447400123456",
-			"otp:{lim:template:login}":        "lim:template:login",
-			s.keys.budgetDay(time.Now()):      "budget",
-			s.keys.budgetMonth(time.Now()):    "budget",
-			"otp:{ledger:login}":              "ledger:login",
-			"otp:{sessions}:revoked":          "sessions",
+			"otp:{+447400123456}:code:login":       "+447400123456",
+			"otp:{+447400123456}:code:signup":      "+447400123456",
+			"otp:{+447400123456}:cool:login":       "+447400123456",
+			"otp:{+447400123456}:fail:staff":       "+447400123456",
+			"otp:{+447400123456}:lock:staff":       "+447400123456",
+			"otp:{+447400123456}:locks:staff":      "+447400123456",
+			"otp:{lim:login}:mobile:+447400123456": "lim:login",
+			"otp:{lim:login}:template:":            "lim:login",
+			s.keys.budgetDay(time.Now()):           "budget",
+			s.keys.budgetMonth(time.Now()):         "budget",
+			"otp:{ledger:login}":                   "ledger:login",
+			"otp:{sessions}:revoked":               "sessions",
 		}
 		for key, tag := range want {
 			if _, ok := keys[key]; !ok {
@@ -229,12 +232,12 @@ func storeCalls(s Store) map[string]error {
 	k := CodeKey{Template: "login", Mobile: suiteMobile}
 	h := codeHash(k, "111111")
 	return map[string]error{
-		"ClaimSend":     second(s.ClaimSend(ctx, k, "n", time.Minute)),
+		"ClaimSend":     second(s.ClaimSend(ctx, k, k.Template, "n", time.Minute)),
 		"ReleaseSend":   s.ReleaseSend(ctx, k, "n"),
 		"PutCode":       s.PutCode(ctx, k, h, 5, time.Minute),
 		"DropCode":      s.DropCode(ctx, k, h),
-		"CheckCode":     second(s.CheckCode(ctx, k, h, lenientPolicy)),
-		"Allow":         second(s.Allow(ctx, "k", Limit{Count: 1, Window: time.Minute})),
+		"CheckCode":     second(s.CheckCode(ctx, k, k.Template, h, lenientPolicy)),
+		"Allow":         second(s.Allow(ctx, "t", []LimitTake{{Kind: LimitIP, Key: "k", Limit: Limit{Count: 1, Window: time.Minute}}})),
 		"ReserveBudget": second(s.ReserveBudget(ctx, time.Now(), 1, BudgetCaps{})),
 		"ReleaseBudget": s.ReleaseBudget(ctx, time.Now(), 1),
 		"AppendLedger":  s.AppendLedger(ctx, ledgerEntry("login", 1)),
@@ -299,7 +302,7 @@ func TestRedisStoreSilentServer(t *testing.T) {
 	}
 	provisionRedisStore(t, s)
 	start := time.Now()
-	_, err = s.CheckCode(context.Background(), CodeKey{Template: "login", Mobile: suiteMobile}, []byte("x"), lenientPolicy)
+	_, err = s.CheckCode(context.Background(), CodeKey{Template: "login", Mobile: suiteMobile}, "login", []byte("x"), lenientPolicy)
 	if !errors.Is(err, ErrStoreUnavailable) {
 		t.Fatalf("expected ErrStoreUnavailable, got %v", err)
 	}
@@ -319,7 +322,7 @@ func TestRedisStoreNonsense(t *testing.T) {
 	if err := c.Set(ctx, s.keys.code(k), "not a hash", time.Minute).Err(); err != nil {
 		t.Fatalf("SET: expected no error, got %v", err)
 	}
-	if _, err := s.CheckCode(ctx, k, codeHash(k, "111111"), lenientPolicy); !errors.Is(err, ErrStoreUnavailable) {
+	if _, err := s.CheckCode(ctx, k, k.Template, codeHash(k, "111111"), lenientPolicy); !errors.Is(err, ErrStoreUnavailable) {
 		t.Fatalf("expected ErrStoreUnavailable, got %v", err)
 	}
 	if err := c.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.ledger("login"), Values: []string{"e", "{nonsense"}}).Err(); err != nil {

@@ -42,12 +42,16 @@ func runStoreSuite(t *testing.T, newStore func(t *testing.T) Store) {
 		{"claim send", testClaimSend},
 		{"claim send at least one second", testClaimSendMinimum},
 		{"claim send zero interval", testClaimSendZero},
-		{"lock across codes and templates", testLockAcrossCodes},
+		{"lock across codes and the templates of a lock group", testLockAcrossCodes},
 		{"right code ends the failure run", testRightCodeResetsRun},
 		{"burning failure can lock", testBurnLocks},
 		{"parallel right codes verify once", testParallelRight},
 		{"parallel wrong codes", testParallelWrong},
 		{"allow trips at count", testAllow},
+		{"allow is all or nothing", testAllowAllOrNothing},
+		{"allow all or nothing in parallel", testAllowAllOrNothingParallel},
+		{"locks per lock group", testLockGroups},
+		{"ceiling locks until the run ends", testCeiling},
 		{"budget caps", testBudgetCaps},
 		{"budget caps in parallel", testBudgetParallel},
 		{"ledger newest first", testLedgerOrder},
@@ -73,9 +77,18 @@ func putCode(t *testing.T, s Store, k CodeKey, code string, attempts int, ttl ti
 	}
 }
 
+// suiteGroup is the lock group of the suite's templates unless a test names another: one
+// group, so that wrong codes at "login" and "signup" add up.
+const suiteGroup = "staff"
+
 func checkCode(t *testing.T, s Store, k CodeKey, code string, p LockPolicy) CheckResult {
 	t.Helper()
-	res, err := s.CheckCode(context.Background(), k, codeHash(k, code), p)
+	return checkCodeIn(t, s, suiteGroup, k, code, p)
+}
+
+func checkCodeIn(t *testing.T, s Store, group string, k CodeKey, code string, p LockPolicy) CheckResult {
+	t.Helper()
+	res, err := s.CheckCode(context.Background(), k, group, codeHash(k, code), p)
 	if err != nil {
 		t.Fatalf("CheckCode: expected no error, got %v", err)
 	}
@@ -178,7 +191,12 @@ func testCodesSeparate(t *testing.T, s Store) {
 
 func claim(t *testing.T, s Store, k CodeKey, nonce string, resend time.Duration) Decision {
 	t.Helper()
-	d, err := s.ClaimSend(context.Background(), k, nonce, resend)
+	return claimIn(t, s, suiteGroup, k, nonce, resend)
+}
+
+func claimIn(t *testing.T, s Store, group string, k CodeKey, nonce string, resend time.Duration) Decision {
+	t.Helper()
+	d, err := s.ClaimSend(context.Background(), k, group, nonce, resend)
 	if err != nil {
 		t.Fatalf("ClaimSend: expected no error, got %v", err)
 	}
@@ -348,7 +366,7 @@ func testParallelRight(t *testing.T, s Store) {
 	putCode(t, s, k, "654321", 5, time.Minute)
 	hash := codeHash(k, "654321")
 	results := parallel(50, func(int) checkOrErr {
-		res, err := s.CheckCode(context.Background(), k, hash, lenientPolicy)
+		res, err := s.CheckCode(context.Background(), k, suiteGroup, hash, lenientPolicy)
 		return checkOrErr{res, err}
 	})
 	counts := map[Outcome]int{}
@@ -367,7 +385,7 @@ func testParallelWrong(t *testing.T, s Store) {
 	k := CodeKey{Template: "login", Mobile: suiteMobile}
 	putCode(t, s, k, "654321", 5, time.Minute)
 	results := parallel(50, func(i int) checkOrErr {
-		res, err := s.CheckCode(context.Background(), k, codeHash(k, fmt.Sprintf("%06d", i)), lenientPolicy)
+		res, err := s.CheckCode(context.Background(), k, suiteGroup, codeHash(k, fmt.Sprintf("%06d", i)), lenientPolicy)
 		return checkOrErr{res, err}
 	})
 	counts := map[Outcome]int{}
@@ -389,9 +407,16 @@ func testParallelWrong(t *testing.T, s Store) {
 	}
 }
 
+// allow takes one send from the ip limit key of the template "login".
 func allow(t *testing.T, s Store, key string, l Limit) Decision {
 	t.Helper()
-	d, err := s.Allow(context.Background(), key, l)
+	return allowAll(t, s, "login", LimitTake{Kind: LimitIP, Key: key, Limit: l})
+}
+
+// allowAll takes one send from every limit of takes, all or nothing.
+func allowAll(t *testing.T, s Store, template string, takes ...LimitTake) Decision {
+	t.Helper()
+	d, err := s.Allow(context.Background(), template, takes)
 	if err != nil {
 		t.Fatalf("Allow: expected no error, got %v", err)
 	}
@@ -420,6 +445,173 @@ func testAllow(t *testing.T, s Store) {
 	time.Sleep(d.RetryAfter + 20*time.Millisecond)
 	expectAllowed(t, allow(t, s, "fast", fast))
 	expectRefused(t, allow(t, s, "fast", fast), ReasonLimited)
+}
+
+// Issue 10, item 9: a send refused by one limit spends none of the others.
+func testAllowAllOrNothing(t *testing.T, s Store) {
+	mobileLimit := Limit{Count: 5, Window: time.Hour}
+	ipLimit := Limit{Count: 2, Window: time.Hour}
+	send := func(mobile, ip string) Decision {
+		return allowAll(t, s, "login",
+			LimitTake{Kind: LimitMobile, Key: mobile, Limit: mobileLimit},
+			LimitTake{Kind: LimitIP, Key: ip, Limit: ipLimit},
+			LimitTake{Kind: LimitTemplate, Limit: Limit{Count: 1000, Window: time.Hour}})
+	}
+	const attacker, victim = "203.0.113.66", suiteMobile
+	expectAllowed(t, send("+447400123457", attacker))
+	expectAllowed(t, send("+12025550123", attacker))
+	for range 5 {
+		d := send(victim, attacker)
+		expectRefused(t, d, ReasonLimited)
+		if d.Limit != LimitIP {
+			t.Fatalf("expected the ip limit named, got %+v", d)
+		}
+		expectBetween(t, "retry after", d.RetryAfter, 29*time.Minute, 30*time.Minute)
+	}
+	for i := range 5 {
+		expectAllowed(t, send(victim, fmt.Sprintf("198.51.100.%d", i)))
+	}
+	d := send(victim, "198.51.100.9")
+	expectRefused(t, d, ReasonLimited)
+	if d.Limit != LimitMobile {
+		t.Fatalf("expected the mobile limit named, got %+v", d)
+	}
+
+	// Refused by a later limit: the earlier ones are not charged either. Two limits
+	// without room: the first is named, the longest wait is given.
+	other := "+447400123458"
+	tight := LimitTake{Kind: LimitTemplate, Limit: Limit{Count: 1, Window: time.Hour}}
+	expectAllowed(t, allowAll(t, s, "signup", tight))
+	for range 3 {
+		expectRefused(t, allowAll(t, s, "signup", LimitTake{Kind: LimitMobile, Key: other, Limit: Limit{Count: 1, Window: time.Hour}}, tight), ReasonLimited)
+	}
+	expectAllowed(t, allowAll(t, s, "signup", LimitTake{Kind: LimitMobile, Key: other, Limit: Limit{Count: 1, Window: time.Hour}}))
+	d = allowAll(t, s, "signup", LimitTake{Kind: LimitMobile, Key: other, Limit: Limit{Count: 1, Window: time.Minute}}, tight)
+	if d.Allowed || d.Limit != LimitMobile {
+		t.Fatalf("expected the mobile limit named first, got %+v", d)
+	}
+	expectBetween(t, "retry after", d.RetryAfter, 59*time.Minute, time.Hour)
+
+	// Limits are per template: the same kind and key of another template is untouched.
+	expectAllowed(t, allowAll(t, s, "other", LimitTake{Kind: LimitIP, Key: attacker, Limit: ipLimit}))
+	expectAllowed(t, allowAll(t, s, "login"))
+}
+
+// testAllowAllOrNothingParallel: sends at once for one mobile from one IP take exactly the
+// mobile limit's count, and the refused ones leave the ip limit as it was.
+func testAllowAllOrNothingParallel(t *testing.T, s Store) {
+	mobile := LimitTake{Kind: LimitMobile, Key: suiteMobile, Limit: Limit{Count: 10, Window: time.Hour}}
+	ip := LimitTake{Kind: LimitIP, Key: "2001:db8::/64", Limit: Limit{Count: 30, Window: time.Hour}}
+	results := parallel(50, func(int) error {
+		d, err := s.Allow(context.Background(), "login", []LimitTake{mobile, ip})
+		if err == nil && !d.Allowed {
+			err = errRefused
+		}
+		return err
+	})
+	allowed := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			allowed++
+		case !errors.Is(err, errRefused):
+			t.Fatalf("Allow: expected no error, got %v", err)
+		}
+	}
+	if allowed != 10 {
+		t.Fatalf("expected 10 sends within the mobile limit, got %d", allowed)
+	}
+	for i := range 20 {
+		other := mobile
+		other.Key = fmt.Sprintf("+4474001234%02d", i)
+		if d := allowAll(t, s, "login", other, ip); !d.Allowed {
+			t.Fatalf("send %d for another mobile: expected the ip limit to have 20 left, got %+v", i+1, d)
+		}
+	}
+	expectRefused(t, allowAll(t, s, "login", LimitTake{Kind: LimitMobile, Key: "+447400123499", Limit: mobile.Limit}, ip), ReasonLimited)
+}
+
+// Issue 10, item 7: wrong codes lock a mobile in one lock group only.
+func testLockGroups(t *testing.T, s Store) {
+	p := LockPolicy{After: 3, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+	public := CodeKey{Template: "public", Mobile: suiteMobile}
+	admin := CodeKey{Template: "admin", Mobile: suiteMobile}
+	putCode(t, s, public, "111111", 5, time.Minute)
+	putCode(t, s, admin, "222222", 5, time.Minute)
+	for i := range 3 {
+		res := checkCodeIn(t, s, "public", public, "000000", p)
+		if res.LockedNow != (i == 2) {
+			t.Fatalf("failure %d: expected a lock only at the third, got %+v", i+1, res)
+		}
+	}
+	expectRefused(t, claimIn(t, s, "public", public, "n1", time.Minute), ReasonLocked)
+	expectOutcome(t, checkCodeIn(t, s, "public", public, "111111", p), OutcomeLocked, 0)
+
+	// Another group is neither locked nor counting: two failures there do not lock.
+	expectAllowed(t, claimIn(t, s, "admin", admin, "n2", time.Minute))
+	for left := 4; left >= 3; left-- {
+		if res := checkCodeIn(t, s, "admin", admin, "000000", p); res.LockedNow || res.AttemptsLeft != left {
+			t.Fatalf("expected no lock and %d left in the other group, got %+v", left, res)
+		}
+	}
+	expectOutcome(t, checkCodeIn(t, s, "admin", admin, "222222", p), OutcomeVerified, 0)
+
+	// Two templates of one group share the run and the lock.
+	a := CodeKey{Template: "shop", Mobile: "+447400123457"}
+	b := CodeKey{Template: "billing", Mobile: "+447400123457"}
+	putCode(t, s, a, "111111", 5, time.Minute)
+	putCode(t, s, b, "222222", 5, time.Minute)
+	checkCodeIn(t, s, "money", a, "000000", p)
+	checkCodeIn(t, s, "money", b, "000000", p)
+	if res := checkCodeIn(t, s, "money", a, "000000", p); !res.LockedNow {
+		t.Fatalf("expected the third failure of the group to lock, got %+v", res)
+	}
+	expectRefused(t, claimIn(t, s, "money", b, "n3", time.Minute), ReasonLocked)
+	expectOutcome(t, checkCodeIn(t, s, "money", b, "222222", p), OutcomeLocked, 0)
+	// the same templates' mobile in another group is free
+	expectAllowed(t, claimIn(t, s, "shop", a, "n4", time.Minute))
+}
+
+// Issue 10, item 8: from the ceiling on, every failure locks for the run's window, and the
+// run outlives the lock; a new code does not end it, a right code does.
+func testCeiling(t *testing.T, s Store) {
+	const window = 800 * time.Millisecond
+	p := LockPolicy{After: 2, Base: 20 * time.Millisecond, Max: 40 * time.Millisecond, Window: window, Ceiling: 5}
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	putCode(t, s, k, "111111", 10, time.Minute)
+	for i := 1; i <= 4; i++ {
+		res := checkCode(t, s, k, "000000", p)
+		if res.LockedNow != (i%2 == 0) {
+			t.Fatalf("failure %d: expected a lock only at every second, got %+v", i, res)
+		}
+		time.Sleep(res.RetryAfter + 10*time.Millisecond)
+	}
+	res := checkCode(t, s, k, "000000", p)
+	if !res.LockedNow {
+		t.Fatalf("expected the fifth failure (the ceiling) to lock, got %+v", res)
+	}
+	expectBetween(t, "ceiling lock", res.RetryAfter, window-50*time.Millisecond, window)
+	d := claim(t, s, k, "n1", 0)
+	expectRefused(t, d, ReasonLocked)
+	expectBetween(t, "locked retry after", d.RetryAfter, window/2, window)
+
+	// A new code does not end the run: once the lock is over, the next failure locks again
+	// for the window (a run without the ceiling would have ended with the lock).
+	time.Sleep(window + 50*time.Millisecond)
+	putCode(t, s, k, "111111", 10, time.Minute)
+	res = checkCode(t, s, k, "000000", p)
+	if !res.LockedNow {
+		t.Fatalf("expected the failure after the ceiling's lock to lock again, got %+v", res)
+	}
+	expectBetween(t, "second ceiling lock", res.RetryAfter, window-50*time.Millisecond, window)
+
+	// A right code ends the run: the next failure is the first of a new one.
+	time.Sleep(window + 50*time.Millisecond)
+	expectOutcome(t, checkCode(t, s, k, "111111", p), OutcomeVerified, 0)
+	putCode(t, s, k, "111111", 10, time.Minute)
+	if res := checkCode(t, s, k, "000000", p); res.LockedNow || res.Outcome != OutcomeIncorrect {
+		t.Fatalf("expected a new run without a lock, got %+v", res)
+	}
 }
 
 func reserve(t *testing.T, s Store, at time.Time, amount int64, caps BudgetCaps) Decision {

@@ -90,16 +90,26 @@ type Template struct {
 	Countries []string `json:"countries,omitempty"`
 
 	// Send limits by kind: `mobile` (per number), `ip` (per client IP, as Caddy's
-	// {client_ip} gives it, so trusted_proxies applies), `prefix` (per number without its
-	// last four digits) and `template` (all sends of this template). A count of 0 turns the
+	// {client_ip} gives it, so trusted_proxies applies; an IPv6 client counts by its /64,
+	// an IPv4-mapped one as IPv4), `prefix` (per number without its last four digits) and
+	// `template` (all sends of this template). A send takes from every limit at once or
+	// from none: one that a limit refuses spends none of the others. A count of 0 turns the
 	// kind off. Default: mobile 5/1h, ip 20/1h, prefix 50/1h, template 1000/24h
 	Limits map[string]LimitConfig `json:"limits,omitempty"`
+
+	// The lock group: templates with the same lock group share failure runs and locks, so
+	// wrong codes at one lock the mobile at all of them. Wrong codes at a template of
+	// another group lock nothing here. Letters, digits, '-' and '_', at most 64; a group may
+	// carry another template's name, and then shares that template's locks.
+	// Default: the template's own name (locks per template)
+	LockGroup string `json:"lock_group,omitempty"`
 
 	// A domain for the WebOTP / iOS one-time-code line "@example.com #123456" appended to
 	// the message, so browsers can fill the code in. Default: none
 	WebOTP string `json:"web_otp,omitempty"`
 
 	name      string
+	lockGroup string
 	countries map[string]bool
 	limits    map[string]Limit
 }
@@ -119,6 +129,10 @@ var webOTPPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9
 // provision resolves placeholders and fills in defaults.
 func (t *Template) provision(name string, repl *caddy.Replacer) {
 	t.name = name
+	t.lockGroup = t.LockGroup
+	if t.lockGroup == "" {
+		t.lockGroup = name
+	}
 	t.Key = repl.ReplaceKnown(t.Key, "")
 	t.SenderID = repl.ReplaceKnown(t.SenderID, "")
 	t.OriginationNumber = repl.ReplaceKnown(t.OriginationNumber, "")
@@ -215,6 +229,9 @@ func (t *Template) validate() error {
 		if w := time.Duration(l.Window); l.Count > 0 && (w < time.Second || w > 31*24*time.Hour) {
 			return fmt.Errorf("limit %s: window %s is outside 1s..744h", kind, w)
 		}
+	}
+	if t.LockGroup != "" && !templateNamePattern.MatchString(t.LockGroup) {
+		return fmt.Errorf("lock_group %q: letters, digits, '-' and '_', at most 64", t.LockGroup)
 	}
 	if t.WebOTP != "" && !webOTPPattern.MatchString(t.WebOTP) {
 		return fmt.Errorf("web_otp %q is not a lower-case domain name", t.WebOTP)

@@ -3,6 +3,7 @@ package caddyotp
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ func TestBounds(t *testing.T) {
 		{"resend 500ms", func(t *Template) { d := caddy.Duration(500 * time.Millisecond); t.Resend = &d }, "resend 500ms is below 1s"},
 		{"resend 1ns", func(t *Template) { d := caddy.Duration(1); t.Resend = &d }, "resend 1ns is below 1s"},
 		{"resend -1s", func(t *Template) { d := caddy.Duration(-time.Second); t.Resend = &d }, "resend -1s is outside"},
+		{"lock_group with a space", func(t *Template) { t.LockGroup = "a b" }, `lock_group "a b": letters, digits`},
+		{"lock_group of 65", func(t *Template) { t.LockGroup = strings.Repeat("g", 65) }, "lock_group"},
 	} {
 		tmpl := new(Template)
 		tt.set(tmpl)
@@ -44,6 +47,22 @@ func TestBounds(t *testing.T) {
 	}
 
 	_, app := newBenchGate(t)
+	if app.Lockout.Ceiling != 100 || app.policy.Ceiling != 100 {
+		t.Errorf("expected the lockout ceiling 100 by default, got %d (policy %d)", app.Lockout.Ceiling, app.policy.Ceiling)
+	}
+	if g := app.template(DefaultTemplate).lockGroup; g != DefaultTemplate {
+		t.Errorf("expected a template's lock group to be its name by default, got %q", g)
+	}
+	for _, ceiling := range []int{-1, 101} {
+		lo := *app.Lockout
+		lo.Ceiling = ceiling
+		saved := app.Lockout
+		app.Lockout = &lo
+		if err := app.Validate(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("lockout ceiling %d is outside 1..100", ceiling)) {
+			t.Errorf("ceiling %d: expected an error naming the lockout ceiling, got %v", ceiling, err)
+		}
+		app.Lockout = saved
+	}
 	g := &Gate{AllowAny: true}
 	g.setup(app)
 	if time.Duration(g.Session) != 8*time.Hour || time.Duration(g.Idle) != 30*time.Minute {

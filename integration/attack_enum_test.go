@@ -66,7 +66,7 @@ func startEnumSite(t *testing.T, store string) *enumSite {
 // sendFinished matches the log line of a finished background send, whatever its outcome.
 var sendFinished = regexp.MustCompile(`"msg":"(otp sent|decoy code stored|gate send refused)"`)
 
-var pageError = regexp.MustCompile(`<p class="error" id="error" role="alert">([^<]*)</p>`)
+var pageErrorText = regexp.MustCompile(`<p class="error" id="error" role="alert">([^<]*)</p>`)
 
 // enumVisitor is an attacker at the gate's code step who keeps the challenge cookie the
 // send step gave and posts it again with every code, ignoring the cookies the gate sets
@@ -105,7 +105,7 @@ func (v *enumVisitor) verify(t *testing.T) string {
 	t.Helper()
 	p := request(t, "POST", v.site.base+"/admin/", url.Values{"_otp_step": {"verify"}, "_otp_csrf": {v.csrf}, "otp": {v.wrong}},
 		nil, "otp_challenge="+v.challenge, nil)
-	if m := pageError.FindStringSubmatch(p.body); m != nil {
+	if m := pageErrorText.FindStringSubmatch(p.body); m != nil {
 		return fmt.Sprintf("%d %s", p.status, m[1])
 	}
 	if p.status == http.StatusServiceUnavailable {

@@ -1,14 +1,16 @@
 -- check_code.lua: checks a guess against the live code and consumes it in the same step.
--- KEYS[1] the code, KEYS[2] the mobile's failure run, KEYS[3] the mobile's lock,
--- KEYS[4] the number of locks in the run
+-- KEYS[1] the code, KEYS[2] the mobile's failure run in the lock group, KEYS[3] the mobile's
+-- lock in the group, KEYS[4] the number of locks in the run
 -- ARGV[1] the guess's keyed hash (raw bytes), ARGV[2] lock after every N failures (0: never),
--- ARGV[3] first lock in ms, ARGV[4] longest lock in ms, ARGV[5] run window in ms
+-- ARGV[3] first lock in ms, ARGV[4] longest lock in ms, ARGV[5] run window in ms,
+-- ARGV[6] the ceiling: from this failure of a run on, every failure locks for the window
+-- and the run lasts a window past the lock (0: none)
 -- Returns {outcome, attempts_left, retry_after_ms, locked_now} with outcome
 -- 0 verified, 1 incorrect, 2 burned, 3 expired, 4 locked.
 
 local code, fail, lock, locks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local after, base, max, window =
-  tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local after, base, max, window, ceiling =
+  tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 -- While locked nothing is checked and the code is left as it is.
 local lock_ttl = redis.call('PTTL', lock)
@@ -50,7 +52,13 @@ redis.call('PEXPIRE', fail, window)
 redis.call('PEXPIRE', locks, window)
 
 local retry, locked_now = 0, 0
-if after > 0 and failures % after == 0 then
+if ceiling > 0 and failures >= ceiling then
+  -- past the ceiling every failure locks for the window, and the run outlives the lock
+  redis.call('SET', lock, '1', 'PX', string.format('%d', window))
+  redis.call('PEXPIRE', fail, 2 * window)
+  redis.call('PEXPIRE', locks, 2 * window)
+  retry, locked_now = window, 1
+elseif after > 0 and failures % after == 0 then
   local n = redis.call('INCR', locks)
   redis.call('PEXPIRE', locks, window)
   local d = base

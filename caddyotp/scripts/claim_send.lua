@@ -1,5 +1,6 @@
 -- claim_send.lua: the first step of a send to one mobile and template.
--- KEYS[1] the mobile's lock, KEYS[2] the template's cooldown for the mobile
+-- KEYS[1] the mobile's lock in the template's lock group, KEYS[2] the template's cooldown
+-- for the mobile
 -- ARGV[1] the send's nonce, ARGV[2] the resend interval in milliseconds (0: no interval,
 -- only the lock is checked)
 -- Returns {status, retry_after_ms}: 0 claimed, 1 locked, 2 too soon.
