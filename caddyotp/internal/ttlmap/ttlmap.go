@@ -169,31 +169,29 @@ func (m *Map[K, V]) sweepStep(now int64, exclude int) (examined, removed int) {
 	return m.sweep(now, SampleSize*SweepRounds, exclude)
 }
 
-// sweep samples a run of up to SampleSize entries from a random place (the slice's order
-// is itself arbitrary: it is the order of insertion shuffled by deletions). exclude is an
-// index not to remove (the entry a Set has just written) or -1.
+// sweep samples entries at random positions (with replacement). exclude is a position not
+// to remove (the entry a Set has just written) or -1.
 func (m *Map[K, V]) sweep(now int64, maxWork, exclude int) (examined, removed int) {
 	for examined < maxWork && len(m.items) > 0 {
 		n := min(SampleSize, len(m.items), maxWork-examined)
-		i := m.rng.IntN(len(m.items))
 		expired := 0
 		for range n {
-			if i >= len(m.items) {
-				i = 0
+			if len(m.items) == 0 {
+				break
 			}
+			i := m.rng.IntN(len(m.items))
 			examined++
 			if m.onExamine != nil {
 				m.onExamine()
 			}
-			if i != exclude && m.items[i].expires <= now {
-				expired++
-				if exclude == len(m.items)-1 {
-					exclude = i // the entry to keep is the one moved into the hole
-				}
-				m.removeAt(i) // the last entry moves to i: look at i again
+			if i == exclude || m.items[i].expires > now {
 				continue
 			}
-			i++
+			expired++
+			if exclude == len(m.items)-1 {
+				exclude = i // removeAt moves the last entry into the hole
+			}
+			m.removeAt(i)
 		}
 		removed += expired
 		if expired*4 <= n {
