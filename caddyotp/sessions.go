@@ -109,7 +109,7 @@ func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time,
 	return sm.sealSession(c), c
 }
 
-// sealSession signs c; the gate's own fields are always short enough to encode.
+// sealSession seals c; the gate's own fields are always short enough to encode.
 func (sm *sessionManager) sealSession(c sessionClaims) string {
 	tok, err := sm.keys.SealSession(c)
 	if err != nil {
@@ -119,7 +119,7 @@ func (sm *sessionManager) sealSession(c sessionClaims) string {
 }
 
 // checkSession verifies token for realm at now with the idle limit. It costs no store
-// round trip: the MAC, the times and the in-memory revocation set decide.
+// round trip: the token's tag, the times and the in-memory revocation set decide.
 func (sm *sessionManager) checkSession(token, realm string, now int64, idle int64) (sessionClaims, error) {
 	c, err := sm.keys.OpenSession(token, realm)
 	if err != nil {
