@@ -111,7 +111,7 @@ func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time,
 	return tok, c, err
 }
 
-// sealSession signs c. It fails only for a field over 255 bytes, which the gate's settings
+// sealSession seals c. It fails only for a field over 255 bytes, which the gate's settings
 // rule out (template names, E.164 mobiles, `mobiles` user names are all checked at
 // provision); the gate still answers 500 rather than trusting that.
 func (sm *sessionManager) sealSession(c sessionClaims) (string, error) {
@@ -125,7 +125,7 @@ func (sm *sessionManager) sealSession(c sessionClaims) (string, error) {
 // checkSession verifies token for realm at now with the idle limit and the gate's absolute
 // limit life (all in unix seconds). The token's own expiry is the limit of the gate that
 // issued it; a gate with a shorter life still counts from when the session was issued. It
-// costs no store round trip: the MAC, the times and the in-memory revocation set decide.
+// costs no store round trip: the token's tag, the times and the in-memory revocation set decide.
 func (sm *sessionManager) checkSession(token, realm string, now, idle, life int64) (sessionClaims, error) {
 	c, err := sm.keys.OpenSession(token, realm)
 	if err != nil {

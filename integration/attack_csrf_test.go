@@ -34,7 +34,7 @@ func TestAttackCSRF(t *testing.T) {
 	code := waitSMS(t, s.sns, before+1, gateMobile)
 	codePage := pageOf(atCode)
 	logout1 := requestWith(t, sessionJar1, "GET", admin+".otp/logout", nil, nil, "", htmlAccept).csrf(t)
-	if want := logoutTokenOf(tokenID(session1)); logout1 != want {
+	if want := logoutTokenOf(forge.sessionID(session1)); logout1 != want {
 		t.Fatalf("expected the sign-out token %s, got %s", want, logout1)
 	}
 	expired, expiredCSRF := forge.challenge(now-16*60, 0, "login", "")
@@ -109,7 +109,7 @@ func TestAttackCSRF(t *testing.T) {
 		{name: "no token", form: url.Values{}, cookies: "otp_session=" + session1},
 		{name: "a challenge's token", form: url.Values{"_otp_csrf": {pageA.csrf(t)}}, cookies: "otp_session=" + session1},
 		{name: "another session's token", form: url.Values{"_otp_csrf": {logout1}}, cookies: "otp_session=" + session2},
-		{name: "the session id as the token", form: url.Values{"_otp_csrf": {tokenID(session1)}}, cookies: "otp_session=" + session1},
+		{name: "the session id as the token", form: url.Values{"_otp_csrf": {forge.sessionID(session1)}}, cookies: "otp_session=" + session1},
 		{name: "cross-site with the token", form: url.Values{"_otp_csrf": {logout1}}, cookies: "otp_session=" + session1, headers: crossSite},
 		{name: "cross-site without cookies", form: url.Values{}, headers: crossSite},
 		{name: "cross-site per Sec-Fetch-Site", form: url.Values{}, headers: fetchCrossSite},

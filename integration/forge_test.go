@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 
 	"github.com/caddyotp/caddyotp/caddyotp/session"
@@ -36,14 +35,20 @@ func (f forger) challenge(created, sentAt int64, realm, mobile string) (token, c
 	return tok, c.CSRF()
 }
 
-// tokenID is the 16-byte id a token carries right after its 5-byte header, in hex (the
-// session id and the challenge's anti-CSRF token). Tokens are signed, not encrypted.
-func tokenID(token string) string {
-	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(raw) < 21 {
+// sessionID is the 16-byte id a session token carries first in its body, in hex. Tokens
+// are encrypted, so only the secret's holder reads it.
+func (f forger) sessionID(token string) string {
+	var id string
+	if err := f.keys.Open(session.KindSession, token, func(body []byte) error {
+		if len(body) < 16 {
+			return session.ErrMalformed
+		}
+		id = hex.EncodeToString(body[:16])
+		return nil
+	}); err != nil {
 		return ""
 	}
-	return hex.EncodeToString(raw[5:21])
+	return id
 }
 
 // logoutTokenOf is the sign-out form's anti-CSRF token of a session id (hex).

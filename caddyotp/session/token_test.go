@@ -39,7 +39,10 @@ func TestSealOpen(t *testing.T) {
 // as Seal wrote it, so a token's text is as unique as its contents.
 func TestOpenRefusesOtherSpellings(t *testing.T) {
 	kr := NewKeyring(testCurrent)
-	tok := kr.Seal(KindSession, []byte("hel")) // 40 bytes: the last character has 4 unused bits
+	tok := kr.Seal(KindSession, []byte("hell")) // 49 bytes: the last character has 4 unused bits
+	if n := len(tok) * 6 % 8; n != 4 {
+		t.Fatalf("expected a last character with 4 unused bits, got %d", n)
+	}
 	open := func(s string) error { return kr.Open(KindSession, s, func([]byte) error { return nil }) }
 	if err := open(tok); err != nil {
 		t.Fatalf("expected the token to open, got %v", err)
@@ -62,8 +65,116 @@ func TestOpenRefusesOtherSpellings(t *testing.T) {
 	}
 }
 
+// TestSessionTokenHidesClaims: every upstream of the site receives the session cookie
+// (Path=/), so the token must not show the mobile, the user or the realm. Issue 10 item 12:
+// the body used to be plain base64 behind a MAC.
+func TestSessionTokenHidesClaims(t *testing.T) {
+	kr := NewKeyring(testCurrent)
+	s := Session{Issued: 1700000000, Seen: 1700000000, Expires: 1700003600, Realm: "login", User: "alice", Mobile: "+447400123456"}
+	tok, err := kr.SealSession(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tokenEncoding.DecodeString(tok)
+	if err != nil {
+		t.Fatalf("expected the token to be base64url, got %v", err)
+	}
+	for _, secret := range []string{"447400123456", "7400123456", "alice", "login"} {
+		if bytes.Contains(raw, []byte(secret)) || strings.Contains(tok, secret) {
+			t.Errorf("expected %q not to show in the token, got %q (%x)", secret, tok, raw)
+		}
+	}
+	// Nor any run of six of the mobile's digits, in any byte alignment of the text.
+	digits := "447400123456"
+	for i := 0; i+6 <= len(digits); i++ {
+		if bytes.Contains(raw, []byte(digits[i:i+6])) {
+			t.Errorf("expected the digits %q not to show in the token (%x)", digits[i:i+6], raw)
+		}
+	}
+	got, err := kr.OpenSession(tok, "login")
+	if err != nil {
+		t.Fatalf("expected the token to open, got %v", err)
+	}
+	if got != s {
+		t.Errorf("expected %+v, got %+v", s, got)
+	}
+}
+
+// TestOpenRefusesTampering changes every byte of a sealed token in turn (one bit, and the
+// whole byte) and re-encodes it, so that each change reaches the cipher: none opens.
+func TestOpenRefusesTampering(t *testing.T) {
+	kr := NewKeyring(testCurrent, testPrevious)
+	for _, kind := range []byte{KindSession, KindChallenge} {
+		tok := kr.Seal(kind, []byte("a body of some length, as a real one would be"))
+		raw, err := tokenEncoding.DecodeString(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range raw {
+			for _, mask := range []byte{0x01, 0x80, 0xff} {
+				changed := bytes.Clone(raw)
+				changed[i] ^= mask
+				if err := kr.Open(kind, tokenEncoding.EncodeToString(changed), func([]byte) error { return nil }); err == nil {
+					t.Fatalf("expected the token with byte %d xor %#x to be refused", i, mask)
+				}
+			}
+		}
+		for _, cut := range [][]byte{raw[:len(raw)-1], raw[:minRaw], append(bytes.Clone(raw), 0)} {
+			if err := kr.Open(kind, tokenEncoding.EncodeToString(cut), func([]byte) error { return nil }); err == nil {
+				t.Errorf("expected a token of %d bytes (sealed %d) to be refused", len(cut), len(raw))
+			}
+		}
+	}
+}
+
+// TestOpenRefusesOtherKind: the kind is authenticated with the body, so a challenge whose
+// kind byte is rewritten to a session's is refused by the tag, not only by the first check.
+func TestOpenRefusesOtherKind(t *testing.T) {
+	kr := NewKeyring(testCurrent)
+	for _, tc := range []struct{ sealed, asked byte }{{KindChallenge, KindSession}, {KindSession, KindChallenge}} {
+		tok := kr.Seal(tc.sealed, []byte("body"))
+		if err := kr.Open(tc.asked, tok, func([]byte) error { return nil }); !errors.Is(err, ErrMalformed) {
+			t.Errorf("kind %d opened as %d: expected ErrMalformed, got %v", tc.sealed, tc.asked, err)
+		}
+		raw, _ := tokenEncoding.DecodeString(tok)
+		raw[0] = tc.asked
+		if err := kr.Open(tc.asked, tokenEncoding.EncodeToString(raw), func([]byte) error { return nil }); !errors.Is(err, ErrInauthentic) {
+			t.Errorf("kind %d relabelled %d: expected ErrInauthentic, got %v", tc.sealed, tc.asked, err)
+		}
+	}
+}
+
+// TestSealFreshNonce: the same body sealed twice gives two tokens, so that a token says
+// nothing about whether two sessions carry the same claims.
+func TestSealFreshNonce(t *testing.T) {
+	kr := NewKeyring(testCurrent)
+	seen := make(map[string]bool)
+	for range 100 {
+		tok := kr.Seal(KindSession, []byte("the same body"))
+		if seen[tok] {
+			t.Fatalf("expected fresh tokens, got %q twice", tok)
+		}
+		seen[tok] = true
+	}
+}
+
+// TestOpenAllocatesNothing: the gate opens a token on every request.
+func TestOpenAllocatesNothing(t *testing.T) {
+	kr := NewKeyring(testCurrent, testPrevious)
+	tok := NewKeyring(testPrevious).Seal(KindSession, []byte("a body of some length, as a real one would be"))
+	read := func([]byte) error { return nil }
+	if n := testing.AllocsPerRun(100, func() {
+		if err := kr.Open(KindSession, tok, read); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("expected Open to allocate nothing, got %v allocations", n)
+	}
+}
+
 // FuzzOpen feeds arbitrary text to Open as both kinds of token: it must never panic, and
-// whatever it accepts must be exactly what Seal makes of the body it read.
+// whatever it accepts must be exactly what Seal makes of the body it read with the
+// token's own nonce.
 func FuzzOpen(f *testing.F) {
 	kr := NewKeyring(testCurrent, testPrevious)
 	prev := NewKeyring(testPrevious)
@@ -88,7 +199,12 @@ func FuzzOpen(f *testing.F) {
 			if len(token) > MaxTokenLen {
 				t.Fatalf("accepted a token of %d bytes", len(token))
 			}
-			if kr.Seal(kind, body) != token && prev.Seal(kind, body) != token {
+			raw, err := tokenEncoding.DecodeString(token)
+			if err != nil || len(raw) < minRaw {
+				t.Fatalf("accepted %q, which does not decode to a whole token", token)
+			}
+			nonce := [nonceLen]byte(raw[headLen : headLen+nonceLen])
+			if kr.seal(kind, body, nonce) != token && prev.seal(kind, body, nonce) != token {
 				t.Fatalf("accepted %q, which Seal does not make of its body %q", token, body)
 			}
 		}
