@@ -2,6 +2,7 @@ package caddyotp
 
 import (
 	"bytes"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -76,31 +77,29 @@ func BenchmarkSessionCheck(b *testing.B) {
 }
 
 // FuzzSessionTokens feeds arbitrary cookie values to checkSession and openChallenge, with
-// any realm, time and idle limit: nothing panics, and what they accept is a token the
-// manager itself sealed (one of the seeds, as spelled; tokens are encrypted with a random
-// nonce, so re-sealing does not give the same text) and still in its limits.
+// any realm, time and idle limit: nothing panics, and what they accept is spelled as Seal
+// spells it, holds the body its claims seal to (tokens have a random nonce, so re-sealing
+// gives another text, and the fuzzer's workers mint their own seeds) and is in its limits.
 func FuzzSessionTokens(f *testing.F) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Unix(1700000000, 0)
 	tok, _, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
-	ch := resealChallenge(sm, sm.newChallenge("login", now))
-	sealed := map[string]bool{tok: true, ch: true}
 	f.Add(tok, "login", now.Unix(), int64(1800))
-	f.Add(ch, "login", now.Unix(), int64(60))
+	f.Add(resealChallenge(sm, sm.newChallenge("login", now)), "login", now.Unix(), int64(60))
 	f.Add(tok, "other", now.Unix()+7200, int64(0))
 	f.Add("", "", int64(0), int64(-1))
 	f.Add(strings.Repeat("A", 2000), "login", now.Unix(), int64(1800))
 	f.Fuzz(func(t *testing.T, token, realm string, at, idle int64) {
 		if c, err := sm.checkSession(token, realm, at, idle, 12*3600); err == nil {
-			if !sealed[token] {
-				t.Fatalf("accepted %q (claims %+v), which the manager did not seal", token, c)
+			if !sealedAs(t, sm, session.KindSession, token, resealSession(sm, c)) {
+				t.Fatalf("accepted %q, which is not what its claims %+v seal to", token, c)
 			}
 			if c.Realm != realm || at >= c.Expires || c.Issued <= at-12*3600 || c.Seen > at+60 || c.Issued > c.Seen {
 				t.Fatalf("accepted %+v for realm %q at %d", c, realm, at)
 			}
 		}
 		if c, err := sm.openChallenge(token, realm, time.Unix(at, 0)); err == nil {
-			if !sealed[token] || c.Realm != realm {
+			if !sealedAs(t, sm, session.KindChallenge, token, resealChallenge(sm, c)) || c.Realm != realm {
 				t.Fatalf("accepted challenge %q as %+v", token, c)
 			}
 		}
@@ -198,4 +197,14 @@ func tokenBody(t *testing.T, sm *sessionManager, kind byte, tok string) []byte {
 		t.Fatalf("expected the manager's own token to open, got %v", err)
 	}
 	return body
+}
+
+// sealedAs reports whether token has Seal's one spelling and the body of resealed.
+func sealedAs(t *testing.T, sm *sessionManager, kind byte, token, resealed string) bool {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || base64.RawURLEncoding.EncodeToString(raw) != token {
+		return false
+	}
+	return bytes.Equal(tokenBody(t, sm, kind, token), tokenBody(t, sm, kind, resealed))
 }

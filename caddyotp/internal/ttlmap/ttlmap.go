@@ -6,7 +6,9 @@
 // entries chosen at random and deletes the expired ones, again while more than a quarter
 // of a sample had expired, for at most SweepRounds samples. So a write does bounded work
 // however large the map, expired entries do not pile up where writes happen, and an entry
-// that expired is never returned by Get although it may hold its place until sampled.
+// that expired is never returned by Get although it may hold its place until sampled. The
+// price: a large map at its bound may refuse a new key (ErrFull) while a few expired
+// entries that no sample hit still hold places.
 //
 // The sample is drawn from a dense slice of the entries (the map holds each key's index in
 // it), not from Go's randomized map iteration: a Go map never shrinks, and after a flood
@@ -169,9 +171,34 @@ func (m *Map[K, V]) sweepStep(now int64, exclude int) (examined, removed int) {
 	return m.sweep(now, SampleSize*SweepRounds, exclude)
 }
 
-// sweep samples entries at random positions (with replacement). exclude is a position not
-// to remove (the entry a Set has just written) or -1.
+// sweep samples entries at random positions (with replacement); a map of at most
+// SampleSize entries is looked at whole instead, so that a small map never keeps an expired
+// entry that a sample missed. exclude is a position not to remove (the entry a Set has just
+// written) or -1.
 func (m *Map[K, V]) sweep(now int64, maxWork, exclude int) (examined, removed int) {
+	// look examines position i and reports whether it removed the entry there.
+	look := func(i int) bool {
+		examined++
+		if m.onExamine != nil {
+			m.onExamine()
+		}
+		if i == exclude || m.items[i].expires > now {
+			return false
+		}
+		if exclude == len(m.items)-1 {
+			exclude = i // removeAt moves the last entry into the hole
+		}
+		m.removeAt(i)
+		removed++
+		return true
+	}
+	if len(m.items) <= SampleSize {
+		// Downwards, so that the entry moved into a hole has been looked at already.
+		for i := len(m.items) - 1; i >= 0 && examined < maxWork; i-- {
+			look(i)
+		}
+		return examined, removed
+	}
 	for examined < maxWork && len(m.items) > 0 {
 		n := min(SampleSize, len(m.items), maxWork-examined)
 		expired := 0
@@ -179,21 +206,10 @@ func (m *Map[K, V]) sweep(now int64, maxWork, exclude int) (examined, removed in
 			if len(m.items) == 0 {
 				break
 			}
-			i := m.rng.IntN(len(m.items))
-			examined++
-			if m.onExamine != nil {
-				m.onExamine()
+			if look(m.rng.IntN(len(m.items))) {
+				expired++
 			}
-			if i == exclude || m.items[i].expires > now {
-				continue
-			}
-			expired++
-			if exclude == len(m.items)-1 {
-				exclude = i // removeAt moves the last entry into the hole
-			}
-			m.removeAt(i)
 		}
-		removed += expired
 		if expired*4 <= n {
 			break
 		}

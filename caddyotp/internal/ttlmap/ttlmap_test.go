@@ -316,3 +316,22 @@ func BenchmarkGet(b *testing.B) {
 		m.Get(i%100_000, now)
 	}
 }
+
+// TestSweepSmallMapWhole: a map of at most SampleSize entries is looked at whole, so one
+// sweep always finds its expired entries (a random sample of a two-entry map misses one a
+// quarter of the time).
+func TestSweepSmallMapWhole(t *testing.T) {
+	for size := 1; size <= SampleSize; size++ {
+		for range 50 {
+			m := New[int, int](nil)
+			for i := range size {
+				m.Set(i, i, at(1000-990*(i%2)), at(0)) // odd keys expire at 10
+			}
+			examined, removed := m.Sweep(at(20), 1000)
+			if examined != size || removed != size/2 || m.Len() != size-size/2 {
+				t.Fatalf("%d entries: expected %d looked at and %d removed, got %d and %d (%d left)", size, size, size/2, examined, removed, m.Len())
+			}
+			checkIndex(t, m)
+		}
+	}
+}
