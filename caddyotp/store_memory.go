@@ -36,7 +36,7 @@ type MemoryStore struct {
 	// Past the bound a step that would add an entry fails, the send or check answers 503
 	// store_unavailable, and an error is logged (at most once a minute); updates of kept
 	// entries still succeed, and room comes back as entries expire. An entry costs about
-	// 130 bytes, so 1,000,000 entries are about 130 MB. When configs that share the store
+	// 150 bytes, so 1,000,000 entries are about 150 MB. When configs that share the store
 	// differ (a reload), the one provisioned last applies; lowering it drops nothing, new
 	// entries are refused until enough have expired. From 1000 to 100,000,000.
 	// Default: 1000000
