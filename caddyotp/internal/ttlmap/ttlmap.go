@@ -191,6 +191,26 @@ func (m *Map[K, V]) sweepStep(now int64, exclude int) (examined, removed int) {
 // sweep samples entries at random positions (with replacement). exclude is a position not
 // to remove (the entry a Set has just written) or -1.
 func (m *Map[K, V]) sweep(now int64, maxWork, exclude int) (examined, removed int) {
+	if len(m.items) <= min(SampleSize, maxWork) {
+		// A map no larger than a sample is looked at whole: samples drawn with replacement
+		// from a few entries often miss the one that expired. From the end, so that the
+		// entry removeAt moves into a hole is one already looked at.
+		for i := len(m.items) - 1; i >= 0; i-- {
+			examined++
+			if m.onExamine != nil {
+				m.onExamine()
+			}
+			if i == exclude || m.items[i].expires > now {
+				continue
+			}
+			if exclude == len(m.items)-1 {
+				exclude = i
+			}
+			m.removeAt(i)
+			removed++
+		}
+		return examined, removed
+	}
 	for examined < maxWork && len(m.items) > 0 {
 		n := min(SampleSize, len(m.items), maxWork-examined)
 		expired := 0
