@@ -50,6 +50,7 @@ func startAPI(t *testing.T, store, appExtra, templateExtra string) *apiEnv {
 // apiOptions is what startAPIWith puts into the Caddyfile besides the fixed parts.
 type apiOptions struct {
 	store    string // "memory" (the default) or "redis"
+	memory   string // lines for the memory store's block, such as `max_entries 1000`
 	global   string // extra lines for the global options, such as a `servers { … }` block
 	app      string // extra lines for the otp block: prices, budget, lockout, more templates
 	template string // extra lines for the login template
@@ -62,6 +63,9 @@ func startAPIWith(t *testing.T, o apiOptions) *apiEnv {
 	setAWSEnv(t)
 	env := &apiEnv{sns: snsdouble.New(t)}
 	storeBlock := "store memory"
+	if o.memory != "" {
+		storeBlock = "store memory {\n\t\t\t" + o.memory + "\n\t\t}"
+	}
 	if o.store == "redis" {
 		env.redis = redistest.Start(t)
 		storeBlock = fmt.Sprintf("store redis {\n\t\t\taddress %s\n\t\t}", env.redis.Addr())

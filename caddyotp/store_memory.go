@@ -5,12 +5,16 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/ttlmap"
 )
 
 func init() {
@@ -21,13 +25,39 @@ func init() {
 // this process's memory: for a single Caddy instance. Everything is lost when the process
 // ends; a config reload keeps it (the state is shared by every config that uses it), so a
 // reload resets neither locks, limits nor the budget. A mutex makes each method atomic.
+//
+// The store is bounded: past max_entries a step that would add an entry fails, and the
+// send or check answers 503 store_unavailable (fail closed) until entries expire. Expired
+// entries are swept a few at a time by the writes, with no goroutine and no full scan.
 type MemoryStore struct {
+	// MaxEntries bounds the entries the store keeps: live codes, resend intervals, failure
+	// runs (with their locks), limit counters and budget periods, all together. The SMS
+	// ledger is bounded apart (the newest 10,000 sends a template), and revoked gate
+	// sessions are not bounded (each needs a signed-in session, so a sign-out works while
+	// the store is full).
+	// Past the bound a step that would add an entry fails, the send or check answers 503
+	// store_unavailable, and an error is logged (at most once a minute); updates of kept
+	// entries still succeed, and room comes back as entries expire. An entry costs about
+	// 150 bytes, so 1,000,000 entries are about 150 MB. When configs that share the store
+	// differ (a reload), the one provisioned last applies; lowering it drops nothing, new
+	// entries are refused until enough have expired. From 1000 to 100,000,000.
+	// Default: 1000000
+	MaxEntries int `json:"max_entries,omitempty"`
+
 	now      func() time.Time // the clock; tests move it
 	stateKey string           // the shared state's name; tests give each store its own
 
 	state    *memoryState
 	released *atomic.Bool // set at Provision
+	logger   *zap.Logger
 }
+
+// Bounds and default of max_entries.
+const (
+	minMemoryEntries     = 1000
+	maxMemoryEntries     = 100_000_000
+	defaultMemoryEntries = 1_000_000
+)
 
 // CaddyModule returns the Caddy module information.
 func (MemoryStore) CaddyModule() caddy.ModuleInfo {
@@ -40,12 +70,16 @@ func (MemoryStore) CaddyModule() caddy.ModuleInfo {
 // memoryStates holds the state of the memory store, shared across config reloads.
 var memoryStates = caddy.NewUsagePool()
 
-// memoryJanitorInterval is how often expired entries are swept out; reads drop the expired
-// entries they meet in between.
-const memoryJanitorInterval = time.Minute
-
-// Provision sets up the store.
+// Provision sets up the store. A bad max_entries fails here, before the shared state is
+// touched.
 func (s *MemoryStore) Provision(ctx caddy.Context) error {
+	s.logger = ctx.Logger()
+	if s.MaxEntries == 0 {
+		s.MaxEntries = defaultMemoryEntries
+	}
+	if s.MaxEntries < minMemoryEntries || s.MaxEntries > maxMemoryEntries {
+		return fmt.Errorf("memory store: max_entries must be from %d to %d, got %d", minMemoryEntries, maxMemoryEntries, s.MaxEntries)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -53,20 +87,22 @@ func (s *MemoryStore) Provision(ctx caddy.Context) error {
 	if s.stateKey == "" {
 		s.stateKey = "default"
 	}
-	now := s.now
 	v, _, err := memoryStates.LoadOrNew(s.stateKey, func() (caddy.Destructor, error) {
-		return newMemoryState(now, memoryJanitorInterval), nil
+		return newMemoryState(), nil
 	})
 	if err != nil {
 		return fmt.Errorf("loading memory store state: %w", err)
 	}
 	s.state = v.(*memoryState)
+	s.state.mu.Lock()
+	s.state.entries.SetMax(s.MaxEntries) // the newest config's bound applies
+	s.state.mu.Unlock()
 	return nil
 }
 
-// Cleanup releases the state; the last user stops its janitor. The store stays usable for
-// a request still in flight (its state is kept until garbage collected), so Cleanup never
-// races with one.
+// Cleanup releases the state; the last user's release drops it. The store stays usable
+// for a request still in flight (its state is kept until garbage collected), so Cleanup
+// never races with one.
 func (s *MemoryStore) Cleanup() error {
 	if s.state == nil || s.released == nil || !s.released.CompareAndSwap(false, true) {
 		return nil
@@ -75,19 +111,50 @@ func (s *MemoryStore) Cleanup() error {
 	return err
 }
 
-// UnmarshalCaddyfile sets up the store from Caddyfile tokens. The memory store has no
-// options. Syntax:
+// UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //
-//	store memory
+//	store memory {
+//		max_entries <n>
+//	}
 func (s *MemoryStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for d.NextBlock(0) {
-		return d.Errf("unrecognized subdirective '%s'", d.Val())
+		switch word := d.Val(); word {
+		case "max_entries":
+			if s.MaxEntries != 0 {
+				return d.Errf("%s specified more than once", word)
+			}
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			v := d.Val()
+			n, err := strconv.Atoi(v)
+			if err != nil || n < minMemoryEntries || n > maxMemoryEntries {
+				return d.Errf("%s must be a number from %d to %d, got '%s'", word, minMemoryEntries, maxMemoryEntries, v)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			s.MaxEntries = n
+		default:
+			return d.Errf("unrecognized subdirective '%s'", word)
+		}
 	}
 	return nil
+}
+
+// full is the error of a write that max_entries refused. It logs at most once a minute.
+// The caller holds mu.
+func (s *MemoryStore) full(st *memoryState, now time.Time) error {
+	if s.logger != nil && (st.fullLogged.IsZero() || now.Sub(st.fullLogged) >= time.Minute || now.Before(st.fullLogged)) {
+		st.fullLogged = now
+		s.logger.Error("memory store full: refusing new entries until some expire",
+			zap.Int("max_entries", st.entries.Max()), zap.Int("entries", st.entries.Used()))
+	}
+	return fmt.Errorf("%w: memory store full (max_entries %d)", ErrStoreUnavailable, st.entries.Max())
 }
 
 // ClaimSend implements Store.
@@ -105,22 +172,25 @@ func (s *MemoryStore) ClaimSend(_ context.Context, k CodeKey, lockGroup string, 
 		return Decision{Allowed: true}, nil
 	}
 	resend = max(resend, minResend)
-	if c, ok := st.cooldowns[k]; ok && now.Before(c.expires) {
+	if c, ok := st.cooldowns.Get(k, now); ok {
 		if c.nonce == nonce {
 			return Decision{Allowed: true}, nil
 		}
 		return Decision{Reason: ReasonTooSoon, RetryAfter: c.expires.Sub(now)}, nil
 	}
-	st.cooldowns[k] = memCooldown{nonce: nonce, expires: now.Add(resend)}
+	expires := now.Add(resend)
+	if err := st.cooldowns.Set(k, memCooldown{nonce: nonce, expires: expires}, expires, now); err != nil {
+		return Decision{}, s.full(st, now)
+	}
 	return Decision{Allowed: true}, nil
 }
 
 // ReleaseSend implements Store.
 func (s *MemoryStore) ReleaseSend(_ context.Context, k CodeKey, nonce string) error {
-	st, _ := s.enter()
+	st, now := s.enter()
 	defer st.mu.Unlock()
-	if c, ok := st.cooldowns[k]; ok && c.nonce == nonce {
-		delete(st.cooldowns, k)
+	if c, ok := st.cooldowns.Get(k, now); ok && c.nonce == nonce {
+		st.cooldowns.Delete(k)
 	}
 	return nil
 }
@@ -132,25 +202,26 @@ func (s *MemoryStore) PutCode(_ context.Context, k CodeKey, hash []byte, attempt
 	}
 	st, now := s.enter()
 	defer st.mu.Unlock()
-	st.codes[k] = &memCode{
-		hash:     append([]byte(nil), hash...),
-		attempts: attempts,
-		expires:  now.Add(ttl),
+	c := &memCode{hash: append([]byte(nil), hash...), attempts: attempts}
+	if err := st.codes.Set(k, c, now.Add(ttl), now); err != nil {
+		return s.full(st, now)
 	}
 	return nil
 }
 
 // DropCode implements Store.
 func (s *MemoryStore) DropCode(_ context.Context, k CodeKey, hash []byte) error {
-	st, _ := s.enter()
+	st, now := s.enter()
 	defer st.mu.Unlock()
-	if c, ok := st.codes[k]; ok && subtle.ConstantTimeCompare(c.hash, hash) == 1 {
-		delete(st.codes, k)
+	if c, ok := st.codes.Get(k, now); ok && subtle.ConstantTimeCompare(c.hash, hash) == 1 {
+		st.codes.Delete(k)
 	}
 	return nil
 }
 
-// CheckCode implements Store.
+// CheckCode implements Store. The mobile's failure run gets its entry before the code is
+// compared: a full store then refuses right and wrong codes alike, and never checks a
+// guess it could not count.
 func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, lockGroup string, hash []byte, p LockPolicy) (CheckResult, error) {
 	p, err := normalizeLockPolicy(p)
 	if err != nil {
@@ -166,42 +237,48 @@ func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, lockGroup string, 
 	if until, ok := st.lockedUntil(lk, now); ok {
 		return CheckResult{Outcome: OutcomeLocked, RetryAfter: until.Sub(now)}, nil
 	}
-	c, ok := st.codes[k]
-	if !ok || !now.Before(c.expires) {
-		delete(st.codes, k)
+	c, ok := st.codes.Get(k, now)
+	if !ok {
+		st.codes.Delete(k)
 		return CheckResult{Outcome: OutcomeExpired}, nil
 	}
+	run, held := st.runs.Get(lk, now)
+	if !held {
+		if err := st.runs.Set(lk, memRun{}, now.Add(p.Window), now); err != nil {
+			return CheckResult{}, s.full(st, now)
+		}
+	}
+	if !now.Before(run.expires) {
+		run = memRun{} // over: its entry lived on only for a lock that has ended
+	}
 	if subtle.ConstantTimeCompare(c.hash, hash) == 1 {
-		delete(st.codes, k)
-		delete(st.runs, lk)
+		st.codes.Delete(k)
+		st.runs.Delete(lk)
 		return CheckResult{Outcome: OutcomeVerified}, nil
 	}
 
-	c.attempts--
-	run, ok := st.runs[lk]
-	if !ok || !now.Before(run.expires) {
-		run = &memRun{}
-		st.runs[lk] = run
-	}
 	run.failures++
 	run.expires = now.Add(p.Window)
-
 	var res CheckResult
 	switch {
 	case p.Ceiling > 0 && run.failures >= p.Ceiling:
 		// Past the ceiling every failure locks for Window, and the run outlives the lock.
-		until := now.Add(p.Window)
-		st.locks[lk] = until
-		run.expires = until.Add(p.Window)
+		run.lockedUntil = now.Add(p.Window)
+		run.expires = run.lockedUntil.Add(p.Window)
 		res.RetryAfter, res.LockedNow = p.Window, true
 	case p.After > 0 && run.failures%p.After == 0:
 		run.locks++
 		d := lockLength(p, run.locks)
-		st.locks[lk] = now.Add(d)
+		run.lockedUntil = now.Add(d)
 		res.RetryAfter, res.LockedNow = d, true
 	}
+	// The run's entry is held (it was found or written above), so this update never fails.
+	if err := st.runs.Set(lk, run, later(run.expires, run.lockedUntil), now); err != nil {
+		return CheckResult{}, s.full(st, now)
+	}
+	c.attempts--
 	if c.attempts <= 0 {
-		delete(st.codes, k)
+		st.codes.Delete(k)
 		res.Outcome = OutcomeBurned
 		return res, nil
 	}
@@ -209,7 +286,8 @@ func (s *MemoryStore) CheckCode(_ context.Context, k CodeKey, lockGroup string, 
 	return res, nil
 }
 
-// Allow implements Store. Every limit is checked before any is charged.
+// Allow implements Store. Every limit is checked before any is charged, and a charge the
+// bound refuses undoes the others.
 func (s *MemoryStore) Allow(_ context.Context, template string, takes []LimitTake) (Decision, error) {
 	for _, tk := range takes {
 		if err := checkLimit(tk.Limit); err != nil {
@@ -219,10 +297,16 @@ func (s *MemoryStore) Allow(_ context.Context, template string, takes []LimitTak
 	st, now := s.enter()
 	defer st.mu.Unlock()
 
+	keys := make([]string, len(takes))
+	prev := make([]time.Time, len(takes)) // zero: the limit had no live entry
 	next := make([]time.Time, len(takes))
 	refused := Decision{Reason: ReasonLimited}
 	for i, tk := range takes {
-		tat := st.limits[memLimitKey(template, tk)]
+		keys[i] = memLimitKey(template, tk)
+		tat, ok := st.limits.Get(keys[i], now)
+		if ok {
+			prev[i] = tat
+		}
 		if tat.Before(now) {
 			tat = now
 		}
@@ -237,8 +321,18 @@ func (s *MemoryStore) Allow(_ context.Context, template string, takes []LimitTak
 	if refused.Limit != "" {
 		return refused, nil
 	}
-	for i, tk := range takes {
-		st.limits[memLimitKey(template, tk)] = next[i]
+	// A limit's entry lives until its theoretical arrival time: then the limit is full again.
+	for i := range takes {
+		if err := st.limits.Set(keys[i], next[i], next[i], now); err != nil {
+			for j := range i {
+				if prev[j].IsZero() {
+					st.limits.Delete(keys[j])
+				} else {
+					st.limits.Set(keys[j], prev[j], prev[j], now) // held: an update, never refused
+				}
+			}
+			return Decision{}, s.full(st, now)
+		}
 	}
 	return Decision{Allowed: true}, nil
 }
@@ -253,7 +347,7 @@ func memLockKey(group, mobile string) string {
 	return group + ":" + mobile
 }
 
-// ReserveBudget implements Store.
+// ReserveBudget implements Store. Day and month are charged together or not at all.
 func (s *MemoryStore) ReserveBudget(_ context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
 	if err := checkBudgetArgs(microUSD, caps); err != nil {
 		return Decision{}, err
@@ -262,15 +356,27 @@ func (s *MemoryStore) ReserveBudget(_ context.Context, at time.Time, microUSD in
 	defer st.mu.Unlock()
 
 	dayKey, monthKey := budgetPeriods(at)
-	day, month := st.spent(dayKey, now), st.spent(monthKey, now)
-	if caps.MonthlyMicroUSD > 0 && month+microUSD > caps.MonthlyMicroUSD {
+	day, dayHeld := st.budget.Get(dayKey, now)
+	month, _ := st.budget.Get(monthKey, now)
+	if caps.MonthlyMicroUSD > 0 && month.microUSD+microUSD > caps.MonthlyMicroUSD {
 		return Decision{Reason: ReasonBudget, RetryAfter: budgetRetryAfter(at, true)}, nil
 	}
-	if caps.DailyMicroUSD > 0 && day+microUSD > caps.DailyMicroUSD {
+	if caps.DailyMicroUSD > 0 && day.microUSD+microUSD > caps.DailyMicroUSD {
 		return Decision{Reason: ReasonBudget, RetryAfter: budgetRetryAfter(at, false)}, nil
 	}
-	st.budget[dayKey] = memSpend{microUSD: day + microUSD, expires: now.Add(budgetDayTTL)}
-	st.budget[monthKey] = memSpend{microUSD: month + microUSD, expires: now.Add(budgetMonthTTL)}
+	newDay := memSpend{microUSD: day.microUSD + microUSD, expires: now.Add(budgetDayTTL)}
+	if err := st.budget.Set(dayKey, newDay, newDay.expires, now); err != nil {
+		return Decision{}, s.full(st, now)
+	}
+	newMonth := memSpend{microUSD: month.microUSD + microUSD, expires: now.Add(budgetMonthTTL)}
+	if err := st.budget.Set(monthKey, newMonth, newMonth.expires, now); err != nil {
+		if dayHeld {
+			st.budget.Set(dayKey, day, day.expires, now) // held: an update, never refused
+		} else {
+			st.budget.Delete(dayKey)
+		}
+		return Decision{}, s.full(st, now)
+	}
 	return Decision{Allowed: true}, nil
 }
 
@@ -284,12 +390,14 @@ func (s *MemoryStore) ReleaseBudget(_ context.Context, at time.Time, microUSD in
 
 	dayKey, monthKey := budgetPeriods(at)
 	for _, key := range []string{dayKey, monthKey} {
-		sp, ok := st.budget[key]
-		if !ok || !now.Before(sp.expires) {
+		sp, ok := st.budget.Get(key, now)
+		if !ok {
 			continue
 		}
 		sp.microUSD = max(sp.microUSD-microUSD, 0)
-		st.budget[key] = sp
+		if err := st.budget.Set(key, sp, sp.expires, now); err != nil { // held: never refused
+			return s.full(st, now)
+		}
 	}
 	return nil
 }
@@ -328,10 +436,10 @@ func (s *MemoryStore) RevokeSession(_ context.Context, id string, until time.Tim
 		return err
 	}
 	until = revocationEnd(until)
-	if old, ok := st.revoked[id]; ok && old.After(until) {
+	if old, ok := st.revoked.Get(id, now); ok && old.After(until) {
 		until = old
 	}
-	st.revoked[id] = until
+	st.revoked.Set(id, until, until, now) // no bound: it cannot fail
 	for w := range st.watchers {
 		w.queue = append(w.queue, revocation{id: id, until: until})
 		select {
@@ -349,10 +457,8 @@ func (s *MemoryStore) WatchRevocations(ctx context.Context, fn func(id string, u
 	st, now := s.enter()
 	// Registered and read under one lock: nothing is missed, nothing comes twice.
 	var initial []revocation
-	for id, until := range st.revoked {
-		if now.Before(until) {
-			initial = append(initial, revocation{id: id, until: until})
-		}
+	for id, until := range st.revoked.All(now) {
+		initial = append(initial, revocation{id: id, until: until})
 	}
 	st.watchers[w] = struct{}{}
 	st.mu.Unlock()
@@ -389,28 +495,28 @@ func (s *MemoryStore) enter() (*memoryState, time.Time) {
 	return st, s.now()
 }
 
-// memoryState is what a memory store keeps. Entries past their expiry are treated as
-// gone by every read and removed by the janitor.
+// memoryState is what a memory store keeps. Every expiring map counts against entries,
+// the one bound of max_entries; a read treats an entry past its expiry as gone, and the
+// writes sweep such entries out a few at a time.
 type memoryState struct {
 	mu        sync.Mutex
-	codes     map[CodeKey]*memCode
-	cooldowns map[CodeKey]memCooldown
-	runs      map[string]*memRun   // by lock group and mobile (memLockKey)
-	locks     map[string]time.Time // by lock group and mobile: locked until
-	limits    map[string]time.Time // by template, kind and key (memLimitKey): the GCRA theoretical arrival time
-	budget    map[string]memSpend  // by UTC day or month
-	ledgers   map[string]*ledgerRing
-	revoked   map[string]time.Time // by gate session id: revoked until
+	entries   *ttlmap.Budget
+	codes     *ttlmap.Map[CodeKey, *memCode]
+	cooldowns *ttlmap.Map[CodeKey, memCooldown]
+	runs      *ttlmap.Map[string, memRun]    // by lock group and mobile (memLockKey), with their lock
+	limits    *ttlmap.Map[string, time.Time] // by template, kind and key (memLimitKey): the GCRA theoretical arrival time
+	budget    *ttlmap.Map[string, memSpend]  // by UTC day or month
+	revoked   *ttlmap.Map[string, time.Time] // by gate session id: revoked until
+	ledgers   map[string]*ledgerRing         // one per template, each bounded
 	watchers  map[*memWatcher]struct{}
 
-	stop chan struct{}
-	done chan struct{}
+	fullLogged time.Time // when the store last logged that it is full
 }
 
+// memCode is a live code. CheckCode spends its attempts in place.
 type memCode struct {
 	hash     []byte
 	attempts int
-	expires  time.Time
 }
 
 type memCooldown struct {
@@ -418,10 +524,13 @@ type memCooldown struct {
 	expires time.Time
 }
 
+// memRun is a mobile's failure run in a lock group and its lock. Its entry lives until the
+// later of the two ends.
 type memRun struct {
-	failures int
-	locks    int
-	expires  time.Time
+	failures    int
+	locks       int
+	expires     time.Time
+	lockedUntil time.Time
 }
 
 type memSpend struct {
@@ -441,107 +550,44 @@ type revocation struct {
 	until time.Time
 }
 
-func newMemoryState(now func() time.Time, every time.Duration) *memoryState {
-	st := &memoryState{
-		codes:     make(map[CodeKey]*memCode),
-		cooldowns: make(map[CodeKey]memCooldown),
-		runs:      make(map[string]*memRun),
-		locks:     make(map[string]time.Time),
-		limits:    make(map[string]time.Time),
-		budget:    make(map[string]memSpend),
-		ledgers:   make(map[string]*ledgerRing),
-		revoked:   make(map[string]time.Time),
-		watchers:  make(map[*memWatcher]struct{}),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-	}
-	go st.janitor(now, every)
-	return st
-}
-
-// Destruct stops the janitor when the last config using the state is gone.
-func (st *memoryState) Destruct() error {
-	close(st.stop)
-	<-st.done
-	return nil
-}
-
-func (st *memoryState) janitor(now func() time.Time, every time.Duration) {
-	defer close(st.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-st.stop:
-			return
-		case <-t.C:
-			st.mu.Lock()
-			st.sweep(now())
-			st.mu.Unlock()
-		}
+// newMemoryState is an empty state with no bound; Provision sets it.
+func newMemoryState() *memoryState {
+	b := ttlmap.NewBudget(0)
+	return &memoryState{
+		entries:   b,
+		codes:     ttlmap.New[CodeKey, *memCode](b),
+		cooldowns: ttlmap.New[CodeKey, memCooldown](b),
+		runs:      ttlmap.New[string, memRun](b),
+		limits:    ttlmap.New[string, time.Time](b),
+		budget:    ttlmap.New[string, memSpend](b),
+		// Revocations are outside the bound: a sign-out must work while a flood fills the
+		// store, and each one needs a session, so a flood cannot make them.
+		revoked:  ttlmap.New[string, time.Time](nil),
+		ledgers:  make(map[string]*ledgerRing),
+		watchers: make(map[*memWatcher]struct{}),
 	}
 }
 
-// sweep removes every expired entry. The caller holds mu.
-func (st *memoryState) sweep(now time.Time) {
-	for k, c := range st.codes {
-		if !now.Before(c.expires) {
-			delete(st.codes, k)
-		}
-	}
-	for k, c := range st.cooldowns {
-		if !now.Before(c.expires) {
-			delete(st.cooldowns, k)
-		}
-	}
-	for k, r := range st.runs {
-		if !now.Before(r.expires) {
-			delete(st.runs, k)
-		}
-	}
-	for k, until := range st.locks {
-		if !now.Before(until) {
-			delete(st.locks, k)
-		}
-	}
-	for k, tat := range st.limits {
-		if !now.Before(tat) {
-			delete(st.limits, k)
-		}
-	}
-	for k, sp := range st.budget {
-		if !now.Before(sp.expires) {
-			delete(st.budget, k)
-		}
-	}
-	for id, until := range st.revoked {
-		if !now.Before(until) {
-			delete(st.revoked, id)
-		}
-	}
-}
+// Destruct implements caddy.Destructor: the state holds no goroutine or connection, and
+// the collector takes it once the last config using it is gone.
+func (st *memoryState) Destruct() error { return nil }
 
 // lockedUntil reports whether a mobile is locked in a group (lk, from memLockKey) and
 // until when. The caller holds mu.
 func (st *memoryState) lockedUntil(lk string, now time.Time) (time.Time, bool) {
-	until, ok := st.locks[lk]
-	if !ok {
+	run, ok := st.runs.Get(lk, now)
+	if !ok || !now.Before(run.lockedUntil) {
 		return time.Time{}, false
 	}
-	if !now.Before(until) {
-		delete(st.locks, lk)
-		return time.Time{}, false
-	}
-	return until, true
+	return run.lockedUntil, true
 }
 
-// spent returns the micro-USD reserved in a budget period. The caller holds mu.
-func (st *memoryState) spent(key string, now time.Time) int64 {
-	sp, ok := st.budget[key]
-	if !ok || !now.Before(sp.expires) {
-		return 0
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
 	}
-	return sp.microUSD
+	return a
 }
 
 // ledgerRing keeps the newest ledgerKeep entries of one template.

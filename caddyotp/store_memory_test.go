@@ -3,11 +3,15 @@ package caddyotp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/ttlmap"
 )
 
 // fakeClock is a clock that tests move by hand.
@@ -31,7 +35,13 @@ func (c *fakeClock) add(d time.Duration) {
 // newTestMemoryStore provisions a memory store with a state of its own; now may be nil.
 func newTestMemoryStore(t *testing.T, now func() time.Time) *MemoryStore {
 	t.Helper()
-	s := &MemoryStore{now: now, stateKey: "test:" + t.Name()}
+	return newBoundedMemoryStore(t, now, 0)
+}
+
+// newBoundedMemoryStore is newTestMemoryStore with max_entries (0: the default).
+func newBoundedMemoryStore(t *testing.T, now func() time.Time, maxEntries int) *MemoryStore {
+	t.Helper()
+	s := &MemoryStore{now: now, stateKey: "test:" + t.Name(), MaxEntries: maxEntries}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	if err := s.Provision(ctx); err != nil {
@@ -193,17 +203,26 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	clock.add(36 * 24 * time.Hour)
 	st := s.state
 	st.mu.Lock()
-	st.sweep(clock.now())
-	sizes := map[string]int{
-		"codes": len(st.codes), "cooldowns": len(st.cooldowns), "runs": len(st.runs),
-		"locks": len(st.locks), "limits": len(st.limits), "budget": len(st.budget),
-		"revoked": len(st.revoked),
+	sizes := map[string]int{}
+	for name, m := range map[string]interface {
+		Sweep(now time.Time, maxWork int) (int, int)
+		Len() int
+	}{
+		"codes": st.codes, "cooldowns": st.cooldowns, "runs": st.runs, "limits": st.limits,
+		"budget": st.budget, "revoked": st.revoked,
+	} {
+		m.Sweep(clock.now(), 1000)
+		sizes[name] = m.Len()
 	}
+	used := st.entries.Used()
 	st.mu.Unlock()
 	for name, n := range sizes {
 		if n != 0 {
 			t.Errorf("expected no %s after the sweep, got %d", name, n)
 		}
+	}
+	if used != 0 {
+		t.Errorf("expected the bound to count no entry after the sweep, got %d", used)
 	}
 	if d, _ := s.ReserveBudget(ctx, clock.now(), 1, BudgetCaps{DailyMicroUSD: 1}); !d.Allowed {
 		t.Fatalf("expected a new day's budget, got %+v", d)
@@ -245,14 +264,8 @@ func TestMemoryStoreStateSharedAcrossReload(t *testing.T) {
 	}
 	expectOutcome(t, checkCode(t, reloaded, k, "111111", lenientPolicy), OutcomeVerified, 0)
 
-	st := reloaded.state
 	if err := reloaded.Cleanup(); err != nil {
 		t.Fatalf("Cleanup: expected no error, got %v", err)
-	}
-	select {
-	case <-st.done:
-	case <-time.After(time.Second):
-		t.Fatal("expected the janitor to stop with the last cleanup")
 	}
 	if _, ok := memoryStates.References(key); ok {
 		t.Fatal("expected the state to be released")
@@ -333,5 +346,181 @@ func TestMemoryStoreRevocationClock(t *testing.T) {
 	s.state.mu.Unlock()
 	if n != 0 {
 		t.Fatalf("expected the watcher to be gone once its context ended, got %d watchers", n)
+	}
+}
+
+// entries is how many entries the store holds, expired ones not yet swept included, and
+// checks that the bound counts every map's entries.
+func (s *MemoryStore) entries(t *testing.T) int {
+	t.Helper()
+	st := s.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	// Revocations are outside the bound.
+	sum := st.codes.Len() + st.cooldowns.Len() + st.runs.Len() + st.limits.Len() + st.budget.Len()
+	if sum != st.entries.Used() {
+		t.Fatalf("expected the bound to count the %d entries of the maps, got %d", sum, st.entries.Used())
+	}
+	return sum
+}
+
+func expectFull(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrStoreUnavailable) || !strings.Contains(err.Error(), "memory store full (max_entries 1000)") {
+		t.Fatalf("%s: expected ErrStoreUnavailable saying the store is full, got %v", what, err)
+	}
+}
+
+// TestMemoryStoreBounded (issue 10, item 11): a flood of sends, each taking a limit of its
+// own, used to grow the store without end. Now it fills max_entries and no more; every
+// write that would add an entry fails with ErrStoreUnavailable, updates of kept entries go
+// on, a refused Allow charges none of its limits, a check that could not count a wrong
+// code checks nothing, and once the flood's entries expire writes succeed again.
+func TestMemoryStoreBounded(t *testing.T) {
+	const bound = 1000
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newBoundedMemoryStore(t, clock.now, bound)
+	ctx := context.Background()
+	l := Limit{Count: 2, Window: time.Hour}
+	ip := func(i int) LimitTake {
+		return LimitTake{Kind: LimitIP, Key: fmt.Sprintf("198.51.100.%d/%d", i%256, i), Limit: l}
+	}
+	k := CodeKey{Template: "login", Mobile: suiteMobile}
+	putCode(t, s, k, "111111", 5, 2*time.Hour) // a code sent before the flood
+	expectAllowed(t, allowAll(t, s, "login", ip(0)))
+
+	refused := 0
+	for i := 1; i < 2*bound; i++ {
+		d, err := s.Allow(ctx, "login", []LimitTake{ip(i)})
+		switch {
+		case err != nil:
+			expectFull(t, fmt.Sprintf("send %d", i), err)
+			refused++
+		case !d.Allowed:
+			t.Fatalf("send %d: expected allowed or a full store, got %+v", i, d)
+		}
+		if n := s.entries(t); n > bound {
+			t.Fatalf("send %d: expected at most %d entries, got %d", i, bound, n)
+		}
+	}
+	if want := 2*bound - 1 - (bound - 2); refused != want {
+		t.Fatalf("expected %d sends refused past the bound, got %d", want, refused)
+	}
+
+	// New entries of every kind are refused.
+	k2 := CodeKey{Template: "login", Mobile: "+447400123457"}
+	_, err := s.ClaimSend(ctx, k2, "login", "n", time.Minute)
+	expectFull(t, "ClaimSend", err)
+	expectFull(t, "PutCode", s.PutCode(ctx, k2, codeHash(k2, "222222"), 5, time.Minute))
+	_, err = s.ReserveBudget(ctx, clock.now(), 1, BudgetCaps{})
+	expectFull(t, "ReserveBudget", err)
+	// A sign-out still works: revocations are outside the bound.
+	if err := s.RevokeSession(ctx, revocationID(1), clock.now().Add(time.Hour)); err != nil {
+		t.Fatalf("expected a revocation to be kept while the store is full, got %v", err)
+	}
+	// The code has no failure run and there is no room for one: neither a wrong nor the
+	// right code is checked, and the code keeps its attempts.
+	for _, code := range []string{"000000", "111111"} {
+		_, err = s.CheckCode(ctx, k, "login", codeHash(k, code), lenientPolicy)
+		expectFull(t, "CheckCode "+code, err)
+	}
+	// All or nothing: ip(0) has room, ip(-1) is new; the refused call charges neither.
+	_, err = s.Allow(ctx, "login", []LimitTake{ip(0), ip(-1)})
+	expectFull(t, "Allow of a kept and a new limit", err)
+	// Updates of kept entries succeed: ip(0)'s second send, then its limit is spent.
+	expectAllowed(t, allowAll(t, s, "login", ip(0)))
+	expectRefused(t, allowAll(t, s, "login", ip(0)), ReasonLimited)
+	if n := s.entries(t); n != bound {
+		t.Fatalf("expected %d entries, got %d", bound, n)
+	}
+
+	// An hour later the flood's limits have expired: new entries fit again, swept a few at a
+	// time by the writes themselves.
+	clock.add(time.Hour)
+	for i := 2 * bound; i < 2*bound+bound/2; i++ {
+		expectAllowed(t, allowAll(t, s, "login", ip(i)))
+		if n := s.entries(t); n > bound {
+			t.Fatalf("send %d: expected at most %d entries, got %d", i, bound, n)
+		}
+	}
+	revoke(t, s, revocationID(1), clock.now().Add(time.Hour))
+	expectOutcome(t, checkCode(t, s, k, "000000", lenientPolicy), OutcomeIncorrect, 4)
+	expectOutcome(t, checkCode(t, s, k, "111111", lenientPolicy), OutcomeVerified, 0)
+}
+
+// TestMemoryStoreWriteSweepsInSteps: with the store full of expired entries, each write
+// removes some of them and never more than ttlmap.MaxWorkPerWrite (a removed entry is one
+// the write looked at): no write scans the store under its lock, and no goroutine is needed.
+func TestMemoryStoreWriteSweepsInSteps(t *testing.T) {
+	const bound = 20_000
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	s := newBoundedMemoryStore(t, clock.now, bound)
+	l := Limit{Count: 1, Window: time.Minute}
+	for i := range bound {
+		expectAllowed(t, allow(t, s, fmt.Sprint(i), l))
+	}
+	clock.add(2 * time.Minute)
+	before := s.entries(t)
+	for i := range 100 {
+		expectAllowed(t, allow(t, s, fmt.Sprint("new", i), l))
+		after := s.entries(t)
+		removed := before + 1 - after
+		if removed < 1 || removed > ttlmap.MaxWorkPerWrite {
+			t.Fatalf("write %d: expected 1 to %d expired entries removed, got %d", i, ttlmap.MaxWorkPerWrite, removed)
+		}
+		before = after
+	}
+	if before >= bound {
+		t.Fatalf("expected the writes to have swept, got %d entries", before)
+	}
+}
+
+// TestMemoryStoreMaxEntriesProvision: a max_entries out of bounds fails at provision (JSON
+// skips the Caddyfile's checks), naming the setting; zero is the default.
+func TestMemoryStoreMaxEntriesProvision(t *testing.T) {
+	for _, n := range []int{-1, 999, 100_000_001} {
+		s := &MemoryStore{stateKey: "test:" + t.Name(), MaxEntries: n}
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		err := s.Provision(ctx)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("max_entries must be from 1000 to 100000000, got %d", n)) {
+			t.Errorf("max_entries %d: expected an error naming max_entries, got %v", n, err)
+		}
+	}
+	if _, ok := memoryStates.References("test:" + t.Name()); ok {
+		t.Error("expected a refused config to leave no state behind")
+	}
+	s := newTestMemoryStore(t, nil)
+	if s.MaxEntries != 1_000_000 || s.state.entries.Max() != 1_000_000 {
+		t.Fatalf("expected the default of 1000000, got %d (state %d)", s.MaxEntries, s.state.entries.Max())
+	}
+}
+
+// TestMemoryStoreMaxEntriesReload: configs that share the state (a reload) share one bound,
+// the one of the config provisioned last.
+func TestMemoryStoreMaxEntriesReload(t *testing.T) {
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	key := "test:" + t.Name()
+	old := &MemoryStore{stateKey: key, MaxEntries: 1000}
+	if err := old.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	defer old.Cleanup()
+	l := Limit{Count: 1, Window: time.Hour}
+	for i := range 1000 {
+		expectAllowed(t, allow(t, old, fmt.Sprint(i), l))
+	}
+	_, err := old.Allow(context.Background(), "login", []LimitTake{{Kind: LimitIP, Key: "more", Limit: l}})
+	expectFull(t, "Allow at 1000", err)
+
+	reloaded := &MemoryStore{stateKey: key, MaxEntries: 2000}
+	if err := reloaded.Provision(ctx); err != nil {
+		t.Fatalf("Provision: expected no error, got %v", err)
+	}
+	defer reloaded.Cleanup()
+	expectAllowed(t, allow(t, old, "more", l)) // the old config's store, in flight, gets the new bound too
+	if old.state != reloaded.state || reloaded.entries(t) != 1001 {
+		t.Fatalf("expected one shared state with 1001 entries, got %d", reloaded.entries(t))
 	}
 }

@@ -19,6 +19,7 @@ package ttlmap
 
 import (
 	"errors"
+	"iter"
 	"math/rand/v2"
 	"time"
 )
@@ -60,6 +61,10 @@ func (b *Budget) Used() int { return b.used }
 // Max is the bound; 0 for none.
 func (b *Budget) Max() int { return max(b.max, 0) }
 
+// SetMax changes the bound; max < 1 means no bound. Lowering it below Used removes nothing:
+// new keys are refused until enough entries are gone.
+func (b *Budget) SetMax(max int) { b.max = max }
+
 func (b *Budget) full() bool { return b.max > 0 && b.used >= b.max }
 
 // Map is a map with per-entry expiry. Not safe for concurrent use.
@@ -99,6 +104,20 @@ func (m *Map[K, V]) Get(key K, now time.Time) (V, bool) {
 	}
 	var zero V
 	return zero, false
+}
+
+// All yields the entries that have not expired at now, in no particular order. It looks at
+// every entry: for rare reads of a small map (the memory store's revocations, once per
+// watcher), not for a write. The map must not change during the loop.
+func (m *Map[K, V]) All(now time.Time) iter.Seq2[K, V] {
+	at := now.UnixNano()
+	return func(yield func(K, V) bool) {
+		for _, it := range m.items {
+			if it.expires > at && !yield(it.key, it.value) {
+				return
+			}
+		}
+	}
 }
 
 // Set stores value under key until expires; an expires not after now deletes key. Every Set

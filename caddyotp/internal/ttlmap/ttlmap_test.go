@@ -335,3 +335,43 @@ func TestSweepSmallMapWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestAllSkipsExpired(t *testing.T) {
+	m := New[string, int](nil)
+	m.Set("gone", 1, at(10), at(0))
+	m.Set("live", 2, at(100), at(0))
+	got := map[string]int{}
+	for k, v := range m.All(at(50)) {
+		got[k] = v
+	}
+	if len(got) != 1 || got["live"] != 2 {
+		t.Fatalf("expected only live=2, got %v", got)
+	}
+	for range m.All(at(0)) {
+		break // stopping early must not panic
+	}
+}
+
+func TestBudgetSetMax(t *testing.T) {
+	bud := NewBudget(2)
+	m := New[int, int](bud)
+	m.Set(1, 1, at(100), at(0))
+	m.Set(2, 2, at(100), at(0))
+	if err := m.Set(3, 3, at(100), at(0)); !errors.Is(err, ErrFull) {
+		t.Fatalf("expected ErrFull at 2, got %v", err)
+	}
+	bud.SetMax(3)
+	if err := m.Set(3, 3, at(100), at(0)); err != nil {
+		t.Fatalf("expected room once raised to 3, got %v", err)
+	}
+	bud.SetMax(1)
+	if err := m.Set(4, 4, at(100), at(0)); !errors.Is(err, ErrFull) {
+		t.Fatalf("expected ErrFull once lowered to 1, got %v", err)
+	}
+	if err := m.Set(1, 9, at(100), at(0)); err != nil {
+		t.Fatalf("expected a held key updated past a lowered bound, got %v", err)
+	}
+	if bud.Max() != 1 || bud.Used() != 3 {
+		t.Fatalf("expected max 1 and 3 used, got %d and %d", bud.Max(), bud.Used())
+	}
+}
