@@ -80,9 +80,7 @@ func TestRedisSentinelStoreFailover(t *testing.T) {
 	k := CodeKey{Template: "login", Mobile: suiteMobile}
 	putCode(t, s, k, "123456", 5, time.Minute)
 	// The code must reach the replica before the failover, or the new primary lacks it.
-	if err := s.client.(*redis.Client).Wait(ctx, 1, 2*time.Second).Err(); err != nil {
-		t.Fatalf("WAIT: expected no error, got %v", err)
-	}
+	sn.WaitReplicated()
 
 	old := sn.Master().Addr()
 	start := time.Now()

@@ -78,9 +78,7 @@ func TestSentinel(t *testing.T) {
 	}
 	// Replication is asynchronous: wait until the replica has the write, or a failover
 	// may rightly lose it.
-	if n, err := s.Master().Client().Do(ctx, "WAIT", 1, 2000).Int(); err != nil || n != 1 {
-		t.Fatalf("expected the replica to acknowledge the write, got %d, %v", n, err)
-	}
+	s.WaitReplicated()
 	old := s.Master().Addr()
 
 	start = time.Now()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -117,6 +118,41 @@ func (s *Sentinel) Failover() {
 	}
 	s.servers[0], s.servers[1] = s.servers[1], s.servers[0]
 	s.waitMaster(ctx, s.servers[0], s.servers[1])
+}
+
+// WaitReplicated waits until the replica has received every write the primary had taken
+// when it was called, so that a Failover after it loses nothing. (WAIT does not do this
+// for a test: it counts only the writes of the connection that sends it, and a pooled
+// client's WAIT may go out on a connection that wrote nothing and return at once.)
+func (s *Sentinel) WaitReplicated() {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), sentinelTimeout)
+	defer cancel()
+	want, err := replOffset(ctx, s.Master(), "master_repl_offset")
+	if err != nil {
+		s.t.Fatalf("reading the primary's replication offset: %v", err)
+	}
+	waitFor(s.t, ctx, s.Replica().Addr()+" to reach offset "+strconv.FormatInt(want, 10), func() (bool, string) {
+		got, err := replOffset(ctx, s.Replica(), "slave_repl_offset")
+		if err != nil {
+			return false, err.Error()
+		}
+		return got >= want, "offset " + strconv.FormatInt(got, 10)
+	})
+}
+
+// replOffset reads one offset field of srv's INFO replication.
+func replOffset(ctx context.Context, srv *Server, field string) (int64, error) {
+	info, err := srv.Client().Info(ctx, "replication").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in INFO replication", field)
 }
 
 // waitMaster waits until the sentinel names primary as the master and knows replica,
