@@ -267,8 +267,8 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 				return d.Errf("limit takes a kind, a count and a window, as in 'limit mobile 5 1h'")
 			}
 			kind := args[0]
-			if _, ok := defaultLimits[kind]; !ok {
-				return d.Errf("unknown limit kind '%s': use mobile, ip, prefix or template", kind)
+			if !isLimitKind(kind) {
+				return d.Errf("unknown limit kind '%s': use %s", kind, limitKindList())
 			}
 			if t.Limits == nil {
 				t.Limits = map[string]LimitConfig{}

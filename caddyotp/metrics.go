@@ -2,6 +2,7 @@ package caddyotp
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -28,7 +29,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "verifications_total", Help: "Code checks by template, country of the mobile and outcome; verified against sms_sends_total by country shows SMS pumping."},
 			[]string{"template", "country", "outcome"}),
 		limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "limit_hits_total", Help: "Sends refused before the provider, by template and kind (mobile, ip, prefix, template, resend, budget, country, locked)."},
+			Name: "limit_hits_total", Help: "Sends refused before the provider, by template and kind (" + strings.Join(append(limitKindNames(), "resend", "budget", "country", "locked"), ", ") + ")."},
 			[]string{"template", "kind"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lockouts_total", Help: "Mobiles locked after a run of wrong codes, by template."},

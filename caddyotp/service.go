@@ -245,27 +245,18 @@ func (a *App) sendFailed(err error) *Error {
 	return &Error{Code: CodeSendFailed, Message: "the SMS provider did not accept the message; no code was issued", Err: err}
 }
 
-// limitKinds is the order in which a refusal names the limits.
-var limitKinds = []string{LimitMobile, LimitIP, LimitPrefix, LimitTemplate}
-
 // takeLimits takes one send from every limit of the template in one store step, all or
 // nothing: a send refused by one limit spends none of the others. An empty clientIP (no
 // client, as in a test) skips the ip limit; IPv6 clients are counted by their /64.
 func (a *App) takeLimits(ctx context.Context, t *Template, num phone.Number, clientIP string) (*Error, error) {
-	keys := map[string]string{
-		LimitMobile:   num.E164,
-		LimitPrefix:   phone.Prefix(num.E164),
-		LimitTemplate: "",
-	}
-	if clientIP != "" {
-		keys[LimitIP] = ipLimitKey(clientIP)
-	}
 	takes := make([]LimitTake, 0, len(limitKinds))
 	for _, kind := range limitKinds {
-		l, on := t.limits[kind]
-		k, have := keys[kind]
-		if on && have {
-			takes = append(takes, LimitTake{Kind: kind, Key: k, Limit: l})
+		l, on := t.limits[kind.Name]
+		if !on {
+			continue
+		}
+		if key, have := kind.Key(num, clientIP); have {
+			takes = append(takes, LimitTake{Kind: kind.Name, Key: key, Limit: l})
 		}
 	}
 	d, err := a.store.Allow(ctx, t.name, takes)

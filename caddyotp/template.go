@@ -32,22 +32,6 @@ const (
 	maxMessageLen   = 480
 )
 
-// Limit kinds, the first word after `limit`.
-const (
-	LimitMobile   = "mobile"
-	LimitIP       = "ip"
-	LimitPrefix   = "prefix"
-	LimitTemplate = "template"
-)
-
-// defaultLimits apply where a template sets none of that kind.
-var defaultLimits = map[string]Limit{
-	LimitMobile:   {Count: 5, Window: time.Hour},
-	LimitIP:       {Count: 20, Window: time.Hour},
-	LimitPrefix:   {Count: 50, Window: time.Hour},
-	LimitTemplate: {Count: 1000, Window: 24 * time.Hour},
-}
-
 // Template is one kind of OTP message with its rules: what the SMS says, how long the code
 // lives, how many tries it has and how often it may be sent.
 type Template struct {
@@ -157,9 +141,9 @@ func (t *Template) provision(name string, repl *caddy.Replacer) {
 	for _, c := range t.Countries {
 		t.countries[strings.ToUpper(c)] = true
 	}
-	t.limits = make(map[string]Limit, len(defaultLimits))
-	for kind, l := range defaultLimits {
-		t.limits[kind] = l
+	t.limits = make(map[string]Limit, len(limitKinds))
+	for _, k := range limitKinds {
+		t.limits[k.Name] = k.Default
 	}
 	for kind, l := range t.Limits {
 		if l.Count == 0 {
@@ -220,8 +204,8 @@ func (t *Template) validate() error {
 	sort.Strings(kinds)
 	for _, kind := range kinds {
 		l := t.Limits[kind]
-		if _, ok := defaultLimits[kind]; !ok {
-			return fmt.Errorf("limit %q: the kind must be mobile, ip, prefix or template", kind)
+		if !isLimitKind(kind) {
+			return fmt.Errorf("limit %q: the kind must be %s", kind, limitKindList())
 		}
 		if l.Count < 0 {
 			return fmt.Errorf("limit %s: count %d is negative", kind, l.Count)
