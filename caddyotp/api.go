@@ -37,7 +37,7 @@ const maxBodyBytes = 4 << 10
 // the caller: as `Authorization: Bearer <key>` (recommended: Caddy's access log redacts
 // it) or in the `template-key` header (which the access log prints); when both are given
 // they must be the same key. Bodies are `application/json`, at most 4 KiB. Errors are
-// `{"error":{"code","message"}}` with the status of SPEC.md: 400 invalid_json, invalid_mobile,
+// `{"error":{"code","message"}}` with the status docs/api.md gives: 400 invalid_json, invalid_mobile,
 // invalid_otp, invalid_sender_id, invalid_origination_number, invalid_limit; 401
 // invalid_template_key, otp_incorrect (with attempts_left); 403 country_not_allowed;
 // 404 not_found; 405 method_not_allowed; 410 otp_expired; 413 body_too_large; 415

@@ -362,7 +362,7 @@ func TestAPIExpiry(t *testing.T) {
 	expectStatus(t, env.verify(t, gbMobile, code), 410, "otp_expired")
 }
 
-// TestAPIErrors produces every 4xx of the SPEC's tables.
+// TestAPIErrors produces every 4xx of the tables in docs/api.md.
 func TestAPIErrors(t *testing.T) {
 	env := startAPI(t, "memory", "lockout {\n\t\t\tafter 3\n\t\t}\n\t\tbudget {\n\t\t\tdaily 0.15\n\t\t}",
 		"resend 0s\n\t\t\tcountries GB US\n\t\t\tlimit mobile 2 1h")

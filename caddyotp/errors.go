@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Error codes of the API (SPEC.md); each maps to exactly one HTTP status in errorStatus.
+// Error codes of the API (docs/api.md); each maps to exactly one HTTP status in errorStatus.
 const (
 	CodeInvalidJSON              = "invalid_json"
 	CodeInvalidMobile            = "invalid_mobile"

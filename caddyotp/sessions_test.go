@@ -58,7 +58,7 @@ func TestSessionRevocation(t *testing.T) {
 }
 
 // BenchmarkSessionCheck is the gate's hot path for a valid session: decode, open the AEAD,
-// times, revocation set. Goal (issue 7): at most 2 µs and 4 allocations.
+// times, revocation set. Goal (BENCHMARKS.md, "Goals"): at most 2 µs and 4 allocations.
 func BenchmarkSessionCheck(b *testing.B) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestAPIMemoryStoreFull (issue 10, item 11): a flood of sends to new mobiles from new IPs
+// TestAPIMemoryStoreFull (SECURITY.md: the memory store is bounded): a flood of sends to new mobiles from new IPs
 // fills a memory store of max_entries 1000; then send-otp answers 503 store_unavailable
 // and publishes nothing, and verify-otp fails closed alike, instead of the store growing
 // without bound.

@@ -371,7 +371,7 @@ func expectFull(t *testing.T, what string, err error) {
 	}
 }
 
-// TestMemoryStoreBounded (issue 10, item 11): a flood of sends, each taking a limit of its
+// TestMemoryStoreBounded (SECURITY.md: the memory store is bounded): a flood of sends, each taking a limit of its
 // own, used to grow the store without end. Now it fills max_entries and no more; every
 // write that would add an entry fails with ErrStoreUnavailable, updates of kept entries go
 // on, a refused Allow charges none of its limits, a check that could not count a wrong

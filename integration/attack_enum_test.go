@@ -114,7 +114,7 @@ func (v *enumVisitor) verify(t *testing.T) string {
 	return fmt.Sprintf("%d %.80q", p.status, p.body)
 }
 
-// TestAttackRefusedMobileLooksAllowed is the allow-list enumeration of issue 10: an attacker
+// TestAttackRefusedMobileLooksAllowed is the allow-list enumeration of the outside review (SECURITY.md): an attacker
 // replays the challenge cookie saved right after the send step with wrong codes, for a
 // mobile the gate allows and one it refuses. Both must read the same in every state the
 // store holds: attempts left, the burned code, expiry, the lock, and 503 when Redis is down.

@@ -10,7 +10,7 @@ import (
 // byte (Go's client would clean or escape most of them).
 type pathTrick struct {
 	name, target string
-	// outside is the request URI the upstream gets on the SPEC-shaped site (`otp_gate
+	// outside is the request URI the upstream gets on the README-shaped site (`otp_gate
 	// /admin/*`, everything proxied), for the targets Caddy's path matcher reads as outside
 	// /admin/*; "" for a target that is gated. Such a target reaches the upstream with the
 	// path unchanged: whether that is the admin area is the upstream's reading of it
@@ -51,7 +51,7 @@ var pathTricks = []pathTrick{
 	{name: "reserved segment outside the gate", target: "/public/.otp/logout", outside: "/public/.otp/logout", outsideHardened: "/public/.otp/logout"},
 }
 
-// TestAttackPathTricks sends every trick, without a session, to the SPEC-shaped site and
+// TestAttackPathTricks sends every trick, without a session, to the README-shaped site and
 // to the hardened one. A gated trick must get Caddy's or the gate's answer and nothing at
 // the upstream; one that Caddy reads as outside the protected paths must arrive at the
 // upstream exactly as sent, with no identity header.

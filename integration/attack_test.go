@@ -64,14 +64,14 @@ const staffMobile = "+447400999999"
 
 // attackSite is one Caddy with four sites on the recording upstream:
 //
-//   - spec: the SPEC's shape. `otp_gate /admin/* login` in front of `reverse_proxy` for the
+//   - spec: the README's shape. `otp_gate /admin/* login` in front of `reverse_proxy` for the
 //     whole site, the API under /otp/, a second realm at /ops/* (template ops) and a gate
 //     of the same realm with another allow list at /staff/*.
 //   - hardened: README's "Choosing what to protect": `path /admin /admin/*`, and paths an
 //     upstream could read differently from Caddy refused first.
 //   - whole: the whole site gated (no matcher), so that paths such as //evil.example are
 //     gated and redirect targets built from them can be checked.
-//   - named: the SPEC's shape on a named host (admin.test) on the spec site's port.
+//   - named: the README's shape on a named host (admin.test) on the spec site's port.
 type attackSite struct {
 	proc                  *caddyProc
 	spec, hardened, whole string // http://127.0.0.1:port

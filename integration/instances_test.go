@@ -31,7 +31,7 @@ const (
 	templateKey  = "integration-template-key-0123456789"
 	gateMobile   = "+447400123456"
 	apiMobile    = "+447400123457"
-	// revocationBound is how soon a logout must take effect on every instance (SPEC).
+	// revocationBound is how soon a logout must take effect on every instance (README, "Running several instances").
 	revocationBound = time.Second
 	// smsPrice is the price of one SMS part in every test config, in USD and micro-USD.
 	smsPrice      = 0.05
