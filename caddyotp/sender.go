@@ -11,7 +11,10 @@ import (
 // limits), so that it is the same for every provider.
 type Sender interface {
 	// Send makes one attempt to deliver msg and returns the provider's message id.
-	// A failure should be a *SendError, which says whether another attempt may help.
+	// Every failure is a *SendError: the sender knows its provider's errors, the service
+	// decides only from the SendError's fields. An error that is not a *SendError is taken
+	// as maybe delivered and not retryable: the budget keeps its reservation and no second
+	// attempt is made, since nothing says the first one billed nothing.
 	Send(ctx context.Context, msg SMS) (messageID string, err error)
 }
 
@@ -24,11 +27,21 @@ type SMS struct {
 	MaxPriceUSD       float64 // the most the provider may charge per part, 0 for no cap
 }
 
-// SendError is a failed send attempt.
+// SendError is a failed send attempt, told in the words the service acts on.
 type SendError struct {
-	Code      string // the provider's error code, such as "Throttled" or "InvalidParameter"
-	Retryable bool   // throttling, a 5xx or a connection error: another attempt may work
-	Err       error
+	// Code is the provider's error code, such as "Throttled" or "InvalidParameter"; it goes
+	// to the ledger and the log.
+	Code string
+	// Retryable says another attempt may work: throttling, a 5xx, a timeout, a lost
+	// connection. The service then makes a second attempt if the send deadline allows.
+	Retryable bool
+	// MaybeDelivered says the request may have reached the provider and been billed: it
+	// went out and no answer came back (a timeout, a connection lost mid-request). The
+	// service then keeps the budget reservation and writes the ledger entry "unknown".
+	// False means the provider answered with an error or the request never left: nothing
+	// was billed, and the reservation is given back.
+	MaybeDelivered bool
+	Err            error
 }
 
 func (e *SendError) Error() string {
@@ -44,4 +57,15 @@ func (e *SendError) Unwrap() error { return e.Err }
 func retryable(err error) bool {
 	var se *SendError
 	return errors.As(err, &se) && se.Retryable
+}
+
+// maybeDelivered reports whether a failed attempt may have been billed. An error that is
+// not a *SendError breaks the Sender contract and counts as maybe delivered, so that the
+// budget never forgets an SMS that may be on its way.
+func maybeDelivered(err error) bool {
+	var se *SendError
+	if errors.As(err, &se) {
+		return se.MaybeDelivered
+	}
+	return true
 }

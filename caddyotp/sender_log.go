@@ -43,6 +43,7 @@ func (s *LogSender) start(logger *zap.Logger) {
 // Send logs msg in full and returns a random message id.
 func (s *LogSender) Send(ctx context.Context, msg SMS) (string, error) {
 	if err := ctx.Err(); err != nil {
+		// Nothing leaves the process: a log sender's failure is never maybe delivered.
 		return "", &SendError{Code: "Canceled", Err: err}
 	}
 	b := make([]byte, 8)

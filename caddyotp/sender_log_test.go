@@ -74,8 +74,8 @@ func TestLogSenderCanceled(t *testing.T) {
 	cancel()
 	_, err := s.Send(ctx, SMS{To: "+447400123456", Text: "123456"})
 	se := asSendError(t, err)
-	if se.Code != "Canceled" || se.Retryable {
-		t.Errorf("expected Canceled, not retryable, got %s, %v", se.Code, se.Retryable)
+	if se.Code != "Canceled" || se.Retryable || se.MaybeDelivered {
+		t.Errorf("expected Canceled, not retryable, not maybe delivered, got %s, %v, %v", se.Code, se.Retryable, se.MaybeDelivered)
 	}
 	if n := logs.FilterLevelExact(zapcore.InfoLevel).Len(); n != 0 {
 		t.Errorf("expected nothing logged, got %d entries", n)

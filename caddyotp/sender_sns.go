@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,7 +237,13 @@ var snsThrottlingCodes = map[string]bool{
 }
 
 // snsSendError turns a Publish failure into a *SendError that says whether another
-// attempt may help. callerCtx is the caller's context, attemptCtx the one the attempt ran in.
+// attempt may help and whether SNS may have billed this one. callerCtx is the caller's
+// context, attemptCtx the one the attempt ran in.
+//
+// Maybe delivered: the attempt ended without an answer (the caller's deadline or
+// cancellation, the attempt's own timeout, a connection lost) unless the request
+// provably never left (see unsent). An error answer from SNS, or an error before any
+// request (missing credentials, a bad endpoint), billed nothing.
 func snsSendError(callerCtx, attemptCtx context.Context, err error) *SendError {
 	// The caller gave up: no time is left for another attempt, whatever the failure was.
 	if cerr := callerCtx.Err(); cerr != nil {
@@ -244,11 +251,11 @@ func snsSendError(callerCtx, attemptCtx context.Context, err error) *SendError {
 		if errors.Is(cerr, context.DeadlineExceeded) {
 			code = "DeadlineExceeded"
 		}
-		return &SendError{Code: code, Err: err}
+		return &SendError{Code: code, MaybeDelivered: !unsent(err), Err: err}
 	}
 	// The sender's own per-attempt timeout: like a lost connection, a fresh attempt may work.
 	if errors.Is(context.Cause(attemptCtx), errAttemptTimeout) {
-		return &SendError{Code: "Timeout", Retryable: true, Err: err}
+		return &SendError{Code: "Timeout", Retryable: true, MaybeDelivered: !unsent(err), Err: err}
 	}
 
 	var apiErr smithy.APIError
@@ -261,9 +268,22 @@ func snsSendError(callerCtx, attemptCtx context.Context, err error) *SendError {
 		return &SendError{Code: "HTTP" + strconv.Itoa(status), Retryable: status >= 500, Err: err}
 	}
 	if connectionError(err) {
-		return &SendError{Code: "ConnectionError", Retryable: true, Err: err}
+		return &SendError{Code: "ConnectionError", Retryable: true, MaybeDelivered: !unsent(err), Err: err}
 	}
 	return &SendError{Code: "ClientError", Err: err}
+}
+
+// unsent reports whether err proves that SNS billed nothing: an answer came back (it
+// carries an HTTP status), or the connection was never made (a failed dial, refused).
+func unsent(err error) bool {
+	if httpStatus(err) != 0 {
+		return true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // httpStatus is the HTTP status of the answer that err came from, or 0 when there was none.

@@ -158,6 +158,10 @@ func TestSNSSenderErrors(t *testing.T) {
 			if retryable(err) != tt.retryable {
 				t.Errorf("expected retryable(err) %v, got %v", tt.retryable, retryable(err))
 			}
+			// SNS answered: nothing was billed
+			if se.MaybeDelivered {
+				t.Errorf("expected an error answer not maybe delivered, got maybe delivered (%v)", err)
+			}
 			// one attempt per call: the SDK's own retries are off
 			if d.Attempts() != 1 {
 				t.Errorf("expected 1 attempt, got %d", d.Attempts())
@@ -189,8 +193,8 @@ func TestSNSSenderHang(t *testing.T) {
 		_, err := s.Send(ctx, SMS{To: "+447400123456", Text: "123456"})
 		elapsed := time.Since(start)
 		se := asSendError(t, err)
-		if se.Code != "DeadlineExceeded" || se.Retryable {
-			t.Errorf("expected DeadlineExceeded, not retryable, got %s, %v (%v)", se.Code, se.Retryable, err)
+		if se.Code != "DeadlineExceeded" || se.Retryable || !se.MaybeDelivered {
+			t.Errorf("expected DeadlineExceeded, not retryable, maybe delivered, got %s, %v, %v (%v)", se.Code, se.Retryable, se.MaybeDelivered, err)
 		}
 		if elapsed > 3*time.Second {
 			t.Errorf("expected the deadline to cut the attempt off in about 300ms, got %v", elapsed)
@@ -209,8 +213,8 @@ func TestSNSSenderHang(t *testing.T) {
 		_, err := s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
 		elapsed := time.Since(start)
 		se := asSendError(t, err)
-		if se.Code != "Timeout" || !se.Retryable {
-			t.Errorf("expected Timeout, retryable, got %s, %v (%v)", se.Code, se.Retryable, err)
+		if se.Code != "Timeout" || !se.Retryable || !se.MaybeDelivered {
+			t.Errorf("expected Timeout, retryable, maybe delivered, got %s, %v, %v (%v)", se.Code, se.Retryable, se.MaybeDelivered, err)
 		}
 		if elapsed > 3*time.Second {
 			t.Errorf("expected the timeout to cut the attempt off in about 200ms, got %v", elapsed)
@@ -238,8 +242,8 @@ func TestSNSSenderLoseReply(t *testing.T) {
 	d.FailNext(1, snsdouble.LoseReply)
 	_, err := s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
 	se := asSendError(t, err)
-	if se.Code != "ConnectionError" || !se.Retryable {
-		t.Errorf("expected ConnectionError, retryable, got %s, %v (%v)", se.Code, se.Retryable, err)
+	if se.Code != "ConnectionError" || !se.Retryable || !se.MaybeDelivered {
+		t.Errorf("expected ConnectionError, retryable, maybe delivered, got %s, %v, %v (%v)", se.Code, se.Retryable, se.MaybeDelivered, err)
 	}
 	if d.Count() != 1 || d.Attempts() != 1 {
 		t.Errorf("expected 1 publish recorded in 1 attempt, got %d in %d", d.Count(), d.Attempts())
@@ -258,8 +262,9 @@ func TestSNSSenderConnectionRefused(t *testing.T) {
 	provisionSNS(t, s)
 	_, err = s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
 	se := asSendError(t, err)
-	if se.Code != "ConnectionError" || !se.Retryable {
-		t.Errorf("expected ConnectionError, retryable, got %s, %v (%v)", se.Code, se.Retryable, err)
+	// refused: the request never left, so nothing was billed
+	if se.Code != "ConnectionError" || !se.Retryable || se.MaybeDelivered {
+		t.Errorf("expected ConnectionError, retryable, not maybe delivered, got %s, %v, %v (%v)", se.Code, se.Retryable, se.MaybeDelivered, err)
 	}
 }
 
@@ -300,8 +305,8 @@ func TestSNSSenderProvisionMakesNoAWSCall(t *testing.T) {
 	// credentials are looked for at the first send, and their absence is no retry case
 	_, err := s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
 	se := asSendError(t, err)
-	if se.Retryable {
-		t.Errorf("expected missing credentials not retryable, got %s, %v (%v)", se.Code, se.Retryable, err)
+	if se.Retryable || se.MaybeDelivered {
+		t.Errorf("expected missing credentials not retryable and not maybe delivered, got %s, %v, %v (%v)", se.Code, se.Retryable, se.MaybeDelivered, err)
 	}
 	if imds.Load() == 0 {
 		t.Error("expected the credential chain to ask instance metadata at send, got no request")

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -344,29 +342,6 @@ const (
 	statusFailed  = "failed"  // the provider refused it, or it never left: nothing billed
 	statusUnknown = "unknown" // it left and no answer came back: it may have been billed
 )
-
-// noAnswerCodes are the SendError codes for an attempt that got no answer from the provider.
-var noAnswerCodes = map[string]bool{"Timeout": true, "ConnectionError": true, "DeadlineExceeded": true, "Canceled": true}
-
-// maybeDelivered reports whether a failed attempt may still have reached the provider, which
-// then bills it: the request may have gone out and no answer came back (a timeout, a
-// connection lost mid-request). An error answer, or a connection that was never made, sent
-// nothing.
-func maybeDelivered(err error) bool {
-	var se *SendError
-	if errors.As(err, &se) && !noAnswerCodes[se.Code] {
-		return false
-	}
-	var answered interface{ HTTPStatusCode() int }
-	if errors.As(err, &answered) && answered.HTTPStatusCode() != 0 {
-		return false
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return false
-	}
-	return !errors.Is(err, syscall.ECONNREFUSED)
-}
 
 func providerCode(err error) string {
 	var se *SendError

@@ -77,42 +77,48 @@ func FuzzVerifyInput(f *testing.F) {
 	})
 }
 
-// decoySpy counts what a Decoy send must not touch (the provider, the ledger), what it
-// must give back (the budget) and the codes it stores.
-type decoySpy struct {
+// storeSpy counts the store steps of a send: the codes it stores, the limits it takes,
+// the budget it reserves and gives back, the ledger entries it writes. It is also a sender
+// that accepts every SMS, for the Decoy tests, which must not reach the provider.
+type storeSpy struct {
 	Store
-	puts, reserves, releases, ledger atomic.Int64
-	sms                              atomic.Int64
+	puts, allows, reserves, releases, ledger atomic.Int64
+	sms                                      atomic.Int64
 }
 
-func (s *decoySpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
+func (s *storeSpy) Allow(ctx context.Context, template string, takes []LimitTake) (Decision, error) {
+	s.allows.Add(1)
+	return s.Store.Allow(ctx, template, takes)
+}
+
+func (s *storeSpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
 	s.puts.Add(1)
 	return s.Store.PutCode(ctx, k, hash, attempts, ttl)
 }
 
-func (s *decoySpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
+func (s *storeSpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
 	s.reserves.Add(1)
 	return s.Store.ReserveBudget(ctx, at, microUSD, caps)
 }
 
-func (s *decoySpy) ReleaseBudget(ctx context.Context, at time.Time, microUSD int64) error {
+func (s *storeSpy) ReleaseBudget(ctx context.Context, at time.Time, microUSD int64) error {
 	s.releases.Add(1)
 	return s.Store.ReleaseBudget(ctx, at, microUSD)
 }
 
-func (s *decoySpy) AppendLedger(ctx context.Context, e LedgerEntry) error {
+func (s *storeSpy) AppendLedger(ctx context.Context, e LedgerEntry) error {
 	s.ledger.Add(1)
 	return s.Store.AppendLedger(ctx, e)
 }
 
-func (s *decoySpy) Send(context.Context, SMS) (string, error) {
+func (s *storeSpy) Send(context.Context, SMS) (string, error) {
 	s.sms.Add(1)
 	return "spy-1", nil
 }
 
-// newDecoyApp provisions an app (memory store) with the template login and the spy as its
+// newSpyApp provisions an app (memory store) with the template login and the spy as its
 // store's wrapper and its sender.
-func newDecoyApp(t *testing.T, login *Template) (*App, *decoySpy) {
+func newSpyApp(t *testing.T, login *Template) (*App, *storeSpy) {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
@@ -124,7 +130,7 @@ func newDecoyApp(t *testing.T, login *Template) (*App, *decoySpy) {
 	if err := app.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	spy := &decoySpy{Store: app.store}
+	spy := &storeSpy{Store: app.store}
 	app.store, app.sender = spy, spy
 	return app, spy
 }
@@ -142,7 +148,7 @@ func sendSeries(app *App) int {
 // the ledger or counting an SMS.
 func TestSendDecoy(t *testing.T) {
 	resend := caddy.Duration(time.Minute)
-	app, spy := newDecoyApp(t, &Template{Resend: &resend, Limits: map[string]LimitConfig{LimitMobile: {Count: 2, Window: caddy.Duration(time.Hour)}}})
+	app, spy := newSpyApp(t, &Template{Resend: &resend, Limits: map[string]LimitConfig{LimitMobile: {Count: 2, Window: caddy.Duration(time.Hour)}}})
 	tmpl := app.template("login")
 	ctx := context.Background()
 	const mobile = "+447400123456"
@@ -200,7 +206,7 @@ func TestSendDecoy(t *testing.T) {
 // TestSendDecoyNotAllowedCountry: a decoy is refused for a country the template refuses,
 // as a real send is, and stores nothing.
 func TestSendDecoyNotAllowedCountry(t *testing.T) {
-	app, spy := newDecoyApp(t, &Template{Countries: []string{"US"}})
+	app, spy := newSpyApp(t, &Template{Countries: []string{"US"}})
 	_, err := app.Send(context.Background(), SendRequest{Template: app.template("login"), Mobile: "+447400123456", Decoy: true})
 	if e, ok := err.(*Error); !ok || e.Code != CodeCountryNotAllowed {
 		t.Errorf("expected country_not_allowed, got %v", err)
@@ -215,7 +221,7 @@ func TestSendDecoyNotAllowedCountry(t *testing.T) {
 // from an allowed one.
 func TestSendDecoySpentBudget(t *testing.T) {
 	resend := caddy.Duration(0)
-	app, spy := newDecoyApp(t, &Template{Resend: &resend})
+	app, spy := newSpyApp(t, &Template{Resend: &resend})
 	app.Budget = &Budget{Daily: 0.01} // less than one SMS
 	tmpl := app.template("login")
 	ctx := context.Background()
