@@ -2,9 +2,7 @@ package caddyotp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -114,16 +112,9 @@ func (s *decoySpy) Send(context.Context, SMS) (string, error) {
 // store's wrapper and its sender.
 func newDecoyApp(t *testing.T, login *Template) (*App, *decoySpy) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`),
-		Templates: map[string]*Template{"login": login}, Budget: &Budget{Daily: 10}}
-	if err := app.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	app := logApp(map[string]*Template{"login": login})
+	app.Budget = &Budget{Daily: 10}
+	provisionApp(t, app)
 	spy := &decoySpy{Store: app.store}
 	app.store, app.sender = spy, spy
 	return app, spy
