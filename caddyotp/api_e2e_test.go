@@ -34,12 +34,6 @@ type apiEnv struct {
 	redis *redistest.Server
 }
 
-// setAWSEnv keeps the AWS SDK away from the network and real credentials.
-func setAWSEnv(t *testing.T) {
-	t.Helper()
-	snsdouble.OfflineAWS(t)
-}
-
 // startAPI starts Caddy with the given store ("memory" or "redis") and extra lines for the
 // otp block and for the login template.
 func startAPI(t *testing.T, store, appExtra, templateExtra string) *apiEnv {
@@ -60,7 +54,7 @@ type apiOptions struct {
 // /metrics.
 func startAPIWith(t *testing.T, o apiOptions) *apiEnv {
 	t.Helper()
-	setAWSEnv(t)
+	snsdouble.OfflineAWS(t)
 	env := &apiEnv{sns: snsdouble.New(t)}
 	storeBlock := "store memory"
 	if o.memory != "" {

@@ -1,15 +1,11 @@
 package caddyotp
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
@@ -17,15 +13,7 @@ import (
 // Caddy.
 func newBenchGate(tb testing.TB) (*Gate, *App) {
 	tb.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	tb.Cleanup(cancel)
-	app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`)}
-	if err := app.Provision(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	if err := app.Validate(); err != nil {
-		tb.Fatal(err)
-	}
+	app := provisionApp(tb, logApp(nil))
 	app.Start()
 	tb.Cleanup(func() { app.Stop() })
 	g := &Gate{AllowAny: true}

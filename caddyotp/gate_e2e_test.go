@@ -64,14 +64,9 @@ type gateEnv struct {
 	up   *upstream
 }
 
-func gateAWSEnv(t *testing.T) {
-	t.Helper()
-	snsdouble.OfflineAWS(t)
-}
-
 func startGate(t *testing.T, templateExtra string) *gateEnv {
 	t.Helper()
-	gateAWSEnv(t)
+	snsdouble.OfflineAWS(t)
 	env := &gateEnv{sns: snsdouble.New(t), up: newUpstream(t)}
 	p1, p2 := testnet.FreePort(t), testnet.FreePort(t)
 	env.base, env.idp = testnet.Site(p1), testnet.Site(p2)

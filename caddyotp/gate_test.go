@@ -34,7 +34,7 @@ func TestGateStripsIdentityHeaderVariants(t *testing.T) {
 			return next.ServeHTTP(w, r)
 		}
 		w := httptest.NewRecorder()
-		if err := g.ServeHTTP(w, req, handlerFunc(capture)); err != nil {
+		if err := g.ServeHTTP(w, req, caddyhttp.HandlerFunc(capture)); err != nil {
 			t.Fatal(err)
 		}
 		if !withSession {
@@ -56,10 +56,6 @@ func TestGateStripsIdentityHeaderVariants(t *testing.T) {
 		}
 	}
 }
-
-type handlerFunc func(http.ResponseWriter, *http.Request) error
-
-func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
 
 // TestGateValidateUserNameLength: a session carries the user name in a field of at most
 // 255 bytes, so a longer name in mobiles fails at provision, naming the setting.

@@ -19,39 +19,12 @@ import (
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 )
 
-// offlineAWS points the AWS SDK's environment at nothing real.
-func offlineAWS(t *testing.T) {
-	t.Helper()
-	snsdouble.OfflineAWS(t)
-}
-
-// caddyContext is a bare Caddy context that ends with the test.
-func caddyContext(t *testing.T) caddy.Context {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// provisionSNS provisions s and cleans it up when the test ends.
-func provisionSNS(t *testing.T, s *SNSSender) {
-	t.Helper()
-	if err := s.Provision(caddyContext(t)); err != nil {
-		t.Fatalf("expected provision to work, got %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Cleanup(); err != nil {
-			t.Errorf("expected cleanup to work, got %v", err)
-		}
-	})
-}
-
 // snsSenderFor is a provisioned sender publishing to the double d.
 func snsSenderFor(t *testing.T, d *snsdouble.Double) *SNSSender {
 	t.Helper()
-	offlineAWS(t)
+	snsdouble.OfflineAWS(t)
 	s := &SNSSender{Region: "eu-west-2", Endpoint: d.URL()}
-	provisionSNS(t, s)
+	provision(t, s)
 	return s
 }
 
@@ -205,9 +178,9 @@ func TestSNSSenderHang(t *testing.T) {
 	})
 	t.Run("attempt timeout", func(t *testing.T) {
 		d := snsdouble.New(t)
-		offlineAWS(t)
+		snsdouble.OfflineAWS(t)
 		s := &SNSSender{Region: "eu-west-2", Endpoint: d.URL(), Timeout: caddy.Duration(200 * time.Millisecond)}
-		provisionSNS(t, s)
+		provision(t, s)
 		d.SetFault(snsdouble.Hang)
 		start := time.Now()
 		_, err := s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
@@ -257,9 +230,9 @@ func TestSNSSenderConnectionRefused(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	offlineAWS(t)
+	snsdouble.OfflineAWS(t)
 	s := &SNSSender{Region: "eu-west-2", Endpoint: "http://" + addr}
-	provisionSNS(t, s)
+	provision(t, s)
 	_, err = s.Send(context.Background(), SMS{To: "+447400123456", Text: "123456"})
 	se := asSendError(t, err)
 	// refused: the request never left, so nothing was billed
@@ -285,7 +258,7 @@ func imdsCounter(t *testing.T) *atomic.Int64 {
 
 func TestSNSSenderProvisionMakesNoAWSCall(t *testing.T) {
 	d := snsdouble.New(t)
-	offlineAWS(t)
+	snsdouble.OfflineAWS(t)
 	// no credentials anywhere, instance metadata reachable, and the defaults mode that
 	// would ask it: provision must still touch nothing
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
@@ -294,7 +267,7 @@ func TestSNSSenderProvisionMakesNoAWSCall(t *testing.T) {
 	imds := imdsCounter(t)
 
 	s := &SNSSender{Region: "eu-west-2", Endpoint: d.URL()}
-	provisionSNS(t, s)
+	provision(t, s)
 	if n := imds.Load(); n != 0 {
 		t.Errorf("expected no instance metadata request at provision, got %d", n)
 	}
@@ -318,11 +291,11 @@ func TestSNSSenderProvisionMakesNoAWSCall(t *testing.T) {
 
 func TestSNSSenderProvision(t *testing.T) {
 	t.Run("placeholders and defaults", func(t *testing.T) {
-		offlineAWS(t)
+		snsdouble.OfflineAWS(t)
 		t.Setenv("OTP_TEST_SNS_REGION", "eu-west-1")
 		t.Setenv("OTP_TEST_SNS_ENDPOINT", "http://127.0.0.1:4566")
 		s := &SNSSender{Region: "{env.OTP_TEST_SNS_REGION}", Endpoint: "{env.OTP_TEST_SNS_ENDPOINT}"}
-		provisionSNS(t, s)
+		provision(t, s)
 		if s.Region != "eu-west-1" || s.Endpoint != "http://127.0.0.1:4566" {
 			t.Errorf("expected eu-west-1 and http://127.0.0.1:4566, got %s and %s", s.Region, s.Endpoint)
 		}
@@ -341,23 +314,23 @@ func TestSNSSenderProvision(t *testing.T) {
 		}
 	})
 	t.Run("region from the environment", func(t *testing.T) {
-		offlineAWS(t)
+		snsdouble.OfflineAWS(t)
 		t.Setenv("AWS_REGION", "us-east-1")
 		s := &SNSSender{}
-		provisionSNS(t, s)
+		provision(t, s)
 		if r := s.client.Options().Region; r != "us-east-1" {
 			t.Errorf("expected region us-east-1, got %s", r)
 		}
 	})
 	t.Run("profile from the shared config", func(t *testing.T) {
-		offlineAWS(t)
+		snsdouble.OfflineAWS(t)
 		cfg := filepath.Join(t.TempDir(), "config")
 		if err := os.WriteFile(cfg, []byte("[profile otp]\nregion = ap-southeast-2\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		t.Setenv("AWS_CONFIG_FILE", cfg)
 		s := &SNSSender{Profile: "otp"}
-		provisionSNS(t, s)
+		provision(t, s)
 		if r := s.client.Options().Region; r != "ap-southeast-2" {
 			t.Errorf("expected region ap-southeast-2, got %s", r)
 		}
@@ -375,7 +348,7 @@ func TestSNSSenderProvision(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			offlineAWS(t)
+			snsdouble.OfflineAWS(t)
 			s := tt.s
 			err := s.Provision(caddyContext(t))
 			if err == nil {
@@ -393,7 +366,7 @@ func TestSNSSenderProvision(t *testing.T) {
 }
 
 func TestSNSSenderClientPool(t *testing.T) {
-	offlineAWS(t)
+	snsdouble.OfflineAWS(t)
 	a := &SNSSender{Region: "eu-west-2", Endpoint: "http://127.0.0.1:1", Timeout: caddy.Duration(time.Second)}
 	b := &SNSSender{Region: "eu-west-2", Endpoint: "http://127.0.0.1:1"}
 	c := &SNSSender{Region: "eu-west-1", Endpoint: "http://127.0.0.1:1"}

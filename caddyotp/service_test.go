@@ -2,9 +2,7 @@ package caddyotp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,16 +118,9 @@ func (s *storeSpy) Send(context.Context, SMS) (string, error) {
 // store's wrapper and its sender.
 func newSpyApp(t *testing.T, login *Template) (*App, *storeSpy) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`),
-		Templates: map[string]*Template{"login": login}, Budget: &Budget{Daily: 10}}
-	if err := app.Provision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	app := logApp(map[string]*Template{"login": login})
+	app.Budget = &Budget{Daily: 10}
+	provisionApp(t, app)
 	spy := &storeSpy{Store: app.store}
 	app.store, app.sender = spy, spy
 	return app, spy

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/caddyotp/caddyotp/internal/redistest"
 )
 
@@ -20,31 +18,14 @@ import (
 func benchStores(b *testing.B, run func(b *testing.B, s Store)) {
 	b.Run("memory", func(b *testing.B) {
 		s := &MemoryStore{stateKey: "bench:" + b.Name()}
-		provisionBenchStore(b, s)
+		provision(b, s)
 		run(b, s)
 	})
 	b.Run("redis", func(b *testing.B) {
 		srv := redistest.Start(b)
 		s := &RedisStore{Addresses: []string{srv.Addr()}, KeyPrefix: "bench:"}
-		provisionBenchStore(b, s)
+		provision(b, s)
 		run(b, s)
-	})
-}
-
-func provisionBenchStore(tb testing.TB, s interface {
-	Provision(caddy.Context) error
-	Cleanup() error
-}) {
-	tb.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	tb.Cleanup(cancel)
-	if err := s.Provision(ctx); err != nil {
-		tb.Fatalf("Provision: expected no error, got %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := s.Cleanup(); err != nil {
-			tb.Errorf("Cleanup: expected no error, got %v", err)
-		}
 	})
 }
 
@@ -182,7 +163,7 @@ func TestRedisMemoryPerLiveCode(t *testing.T) {
 func floodStore(tb testing.TB, clock *fakeClock, bound, n int, window time.Duration) *MemoryStore {
 	tb.Helper()
 	s := &MemoryStore{now: clock.now, stateKey: fmt.Sprintf("bench:%s:%d", tb.Name(), n), MaxEntries: bound}
-	provisionBenchStore(tb, s)
+	provision(tb, s)
 	ctx := context.Background()
 	hash := codeHash(CodeKey{Template: "login", Mobile: suiteMobile}, "123456")
 	l := Limit{Count: 5, Window: window}

@@ -27,7 +27,7 @@ func TestRedisClusterStore(t *testing.T) {
 	var n atomic.Int32
 	runStoreSuite(t, func(t *testing.T) Store {
 		s := &RedisStore{Addresses: c.Addrs(), KeyPrefix: fmt.Sprintf("t%d:", n.Add(1))}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		if s.mode != "cluster" {
 			t.Fatalf("expected cluster mode, got %s", s.mode)
 		}
@@ -37,7 +37,7 @@ func TestRedisClusterStore(t *testing.T) {
 	t.Run("one seed with cluster", func(t *testing.T) {
 		t.Parallel()
 		s := &RedisStore{Addresses: c.Addrs()[:1], Cluster: true, KeyPrefix: "seed:"}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		// Mobiles enough to land on every master: each needs a redirect from the seed.
 		for i := range 12 {
 			exerciseRedisStore(t, s, fmt.Sprintf("+4474001234%02d", i), "123456")
@@ -62,7 +62,7 @@ func TestRedisSentinelStore(t *testing.T) {
 			MasterName: sn.MasterName(),
 			KeyPrefix:  fmt.Sprintf("t%d:", n.Add(1)),
 		}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		if s.mode != "sentinel" {
 			t.Fatalf("expected sentinel mode, got %s", s.mode)
 		}
@@ -75,7 +75,7 @@ func TestRedisSentinelStore(t *testing.T) {
 func TestRedisSentinelStoreFailover(t *testing.T) {
 	sn := redistest.StartSentinel(t)
 	s := &RedisStore{Addresses: sn.SentinelAddrs(), MasterName: sn.MasterName(), KeyPrefix: "fo:"}
-	provisionRedisStore(t, s)
+	provision(t, s)
 	ctx := context.Background()
 	k := CodeKey{Template: "login", Mobile: suiteMobile}
 	putCode(t, s, k, "123456", 5, time.Minute)
@@ -133,7 +133,7 @@ func TestRedisStoreTLS(t *testing.T) {
 			cfg := full
 			c.tls(&cfg)
 			s := &RedisStore{Addresses: []string{srv.TLSAddr()}, TLS: &cfg, KeyPrefix: fmt.Sprintf("tls%d:", i)}
-			provisionRedisStore(t, s)
+			provision(t, s)
 			k := CodeKey{Template: "login", Mobile: suiteMobile}
 			err := s.PutCode(context.Background(), k, codeHash(k, "123456"), 5, time.Minute)
 			if c.ok {
@@ -155,7 +155,7 @@ func TestRedisStoreTLS(t *testing.T) {
 		cfg := full
 		cfg.CAFile = "{env.CADDYOTP_TEST_REDIS_CA}"
 		s := &RedisStore{Addresses: []string{srv.TLSAddr()}, TLS: &cfg, KeyPrefix: "tlsenv:"}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		if s.TLS.CAFile != srv.CAFile {
 			t.Fatalf("expected %s, got %s", srv.CAFile, s.TLS.CAFile)
 		}
@@ -193,7 +193,7 @@ func TestRedisStoreSettings(t *testing.T) {
 
 	t.Run("one address with cluster", func(t *testing.T) {
 		s := &RedisStore{Addresses: []string{"127.0.0.1:1"}, Cluster: true}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		if _, ok := s.client.(*redis.ClusterClient); s.mode != "cluster" || !ok {
 			t.Fatalf("expected a cluster client in cluster mode, got %T in %s", s.client, s.mode)
 		}
@@ -215,7 +215,7 @@ func TestRedisStoreSettings(t *testing.T) {
 		for i, v := range append([]func(*RedisStore){func(*RedisStore) {}}, variants...) {
 			s := base
 			v(&s)
-			provisionRedisStore(t, &s)
+			provision(t, &s)
 			if seen[s.poolKey] {
 				t.Errorf("variant %d: expected its own client, got a shared one", i)
 			}
@@ -224,8 +224,8 @@ func TestRedisStoreSettings(t *testing.T) {
 		// Username "ab" with password "c" is not username "a" with password "bc".
 		a := RedisStore{Username: "ab", Password: "c"}
 		b := RedisStore{Username: "a", Password: "bc"}
-		provisionRedisStore(t, &a)
-		provisionRedisStore(t, &b)
+		provision(t, &a)
+		provision(t, &b)
 		if a.client == b.client {
 			t.Error("expected different credentials to get different clients")
 		}

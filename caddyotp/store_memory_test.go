@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/caddyotp/caddyotp/caddyotp/internal/ttlmap"
 )
 
@@ -42,16 +40,7 @@ func newTestMemoryStore(t *testing.T, now func() time.Time) *MemoryStore {
 func newBoundedMemoryStore(t *testing.T, now func() time.Time, maxEntries int) *MemoryStore {
 	t.Helper()
 	s := &MemoryStore{now: now, stateKey: "test:" + t.Name(), MaxEntries: maxEntries}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := s.Provision(ctx); err != nil {
-		t.Fatalf("Provision: expected no error, got %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Cleanup(); err != nil {
-			t.Errorf("Cleanup: expected no error, got %v", err)
-		}
-	})
+	provision(t, s)
 	return s
 }
 
@@ -244,8 +233,7 @@ func TestMemoryStoreLedgerRing(t *testing.T) {
 }
 
 func TestMemoryStoreStateSharedAcrossReload(t *testing.T) {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := caddyContext(t)
 	key := "test:" + t.Name()
 	old := &MemoryStore{stateKey: key}
 	if err := old.Provision(ctx); err != nil {
@@ -480,9 +468,7 @@ func TestMemoryStoreWriteSweepsInSteps(t *testing.T) {
 func TestMemoryStoreMaxEntriesProvision(t *testing.T) {
 	for _, n := range []int{-1, 999, 100_000_001} {
 		s := &MemoryStore{stateKey: "test:" + t.Name(), MaxEntries: n}
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-		err := s.Provision(ctx)
-		cancel()
+		err := s.Provision(caddyContext(t))
 		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("max_entries must be from 1000 to 100000000, got %d", n)) {
 			t.Errorf("max_entries %d: expected an error naming max_entries, got %v", n, err)
 		}
@@ -499,8 +485,7 @@ func TestMemoryStoreMaxEntriesProvision(t *testing.T) {
 // TestMemoryStoreMaxEntriesReload: configs that share the state (a reload) share one bound,
 // the one of the config provisioned last.
 func TestMemoryStoreMaxEntriesReload(t *testing.T) {
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := caddyContext(t)
 	key := "test:" + t.Name()
 	old := &MemoryStore{stateKey: key, MaxEntries: 1000}
 	if err := old.Provision(ctx); err != nil {

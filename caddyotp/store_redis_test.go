@@ -22,22 +22,8 @@ import (
 func newTestRedisStore(t *testing.T, addr, prefix string) *RedisStore {
 	t.Helper()
 	s := &RedisStore{Addresses: []string{addr}, KeyPrefix: prefix}
-	provisionRedisStore(t, s)
+	provision(t, s)
 	return s
-}
-
-func provisionRedisStore(t *testing.T, s *RedisStore) {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if err := s.Provision(ctx); err != nil {
-		t.Fatalf("Provision: expected no error, got %v", err)
-	}
-	t.Cleanup(func() {
-		if err := s.Cleanup(); err != nil {
-			t.Errorf("Cleanup: expected no error, got %v", err)
-		}
-	})
 }
 
 func TestRedisStore(t *testing.T) {
@@ -300,7 +286,7 @@ func TestRedisStoreSilentServer(t *testing.T) {
 		ReadTimeout:  caddy.Duration(200 * time.Millisecond),
 		WriteTimeout: caddy.Duration(200 * time.Millisecond),
 	}
-	provisionRedisStore(t, s)
+	provision(t, s)
 	start := time.Now()
 	_, err = s.CheckCode(context.Background(), CodeKey{Template: "login", Mobile: suiteMobile}, "login", []byte("x"), lenientPolicy)
 	if !errors.Is(err, ErrStoreUnavailable) {
@@ -336,7 +322,7 @@ func TestRedisStoreNonsense(t *testing.T) {
 func TestRedisStoreProvision(t *testing.T) {
 	t.Run("defaults and no network", func(t *testing.T) {
 		s := &RedisStore{}
-		provisionRedisStore(t, s) // nothing listens on 127.0.0.1:6379 in tests, or it is not touched
+		provision(t, s) // nothing listens on 127.0.0.1:6379 in tests, or it is not touched
 		if got := strings.Join(s.Addresses, ","); got != "127.0.0.1:6379" {
 			t.Errorf("expected 127.0.0.1:6379, got %s", got)
 		}
@@ -354,7 +340,7 @@ func TestRedisStoreProvision(t *testing.T) {
 		t.Setenv("CADDYOTP_TEST_REDIS_ADDR", srv.Addr())
 		t.Setenv("CADDYOTP_TEST_REDIS_PREFIX", "envtest:")
 		s := &RedisStore{Addresses: []string{"{env.CADDYOTP_TEST_REDIS_ADDR}"}, KeyPrefix: "{env.CADDYOTP_TEST_REDIS_PREFIX}"}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		if s.Addresses[0] != srv.Addr() || s.KeyPrefix != "envtest:" {
 			t.Fatalf("expected %s and envtest:, got %v and %s", srv.Addr(), s.Addresses, s.KeyPrefix)
 		}
@@ -377,7 +363,7 @@ func TestRedisStoreProvision(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
 			s := m.s
-			provisionRedisStore(t, &s)
+			provision(t, &s)
 			if s.mode != m.mode {
 				t.Fatalf("expected mode %s, got %s", m.mode, s.mode)
 			}
@@ -403,9 +389,7 @@ func TestRedisStoreProvision(t *testing.T) {
 // Cleanup (which must be safe after a half-done Provision).
 func expectProvisionFails(t *testing.T, s RedisStore, want string) {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
-	err := s.Provision(ctx)
+	err := s.Provision(caddyContext(t))
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("expected an error naming %s, got %v", want, err)
 	}
@@ -418,8 +402,7 @@ func TestRedisStoreSharedClient(t *testing.T) {
 	a := &RedisStore{Addresses: []string{"127.0.0.1:1"}, KeyPrefix: "a:"}
 	b := &RedisStore{Addresses: []string{"127.0.0.1:1"}, KeyPrefix: "b:"}
 	other := &RedisStore{Addresses: []string{"127.0.0.1:1"}, Password: "x"}
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	defer cancel()
+	ctx := caddyContext(t)
 	for _, s := range []*RedisStore{a, b, other} {
 		if err := s.Provision(ctx); err != nil {
 			t.Fatalf("Provision: expected no error, got %v", err)
@@ -447,7 +430,7 @@ func TestRedisStoreSharedClient(t *testing.T) {
 
 func TestRedisStoreInvalidArguments(t *testing.T) {
 	s := &RedisStore{Addresses: []string{"127.0.0.1:1"}}
-	provisionRedisStore(t, s)
+	provision(t, s)
 	testInvalidArguments(t, s) // refused before any I/O
 }
 
@@ -655,7 +638,7 @@ func TestRedisStoreRevocationsCluster(t *testing.T) {
 	t.Run("cluster", func(t *testing.T) {
 		c := redistest.StartCluster(t)
 		s := &RedisStore{Addresses: c.Addrs(), KeyPrefix: "otp:"}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		revoke(t, s, revocationID(1), time.Now().Add(time.Hour))
 		f := watch(t, s)
 		if revs := f.untilHealth(t, true, 5*time.Second); len(revs) != 1 {
@@ -668,7 +651,7 @@ func TestRedisStoreRevocationsCluster(t *testing.T) {
 	t.Run("sentinel", func(t *testing.T) {
 		sn := redistest.StartSentinel(t)
 		s := &RedisStore{Addresses: sn.SentinelAddrs(), MasterName: sn.MasterName(), KeyPrefix: "otp:"}
-		provisionRedisStore(t, s)
+		provision(t, s)
 		f := watch(t, s)
 		f.untilHealth(t, true, 5*time.Second)
 		id, until := revocationID(2), time.Now().Add(time.Hour)

@@ -2,7 +2,6 @@ package caddyotp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -502,22 +501,10 @@ func testAllowAllOrNothing(t *testing.T, s Store) {
 func testAllowAllOrNothingParallel(t *testing.T, s Store) {
 	mobile := LimitTake{Kind: LimitMobile, Key: suiteMobile, Limit: Limit{Count: 10, Window: time.Hour}}
 	ip := LimitTake{Kind: LimitIP, Key: "2001:db8::/64", Limit: Limit{Count: 30, Window: time.Hour}}
-	results := parallel(50, func(int) error {
+	allowed := parallelAllowed(t, 50, "Allow", func() (bool, error) {
 		d, err := s.Allow(context.Background(), "login", []LimitTake{mobile, ip})
-		if err == nil && !d.Allowed {
-			err = errRefused
-		}
-		return err
+		return d.Allowed, err
 	})
-	allowed := 0
-	for _, err := range results {
-		switch {
-		case err == nil:
-			allowed++
-		case !errors.Is(err, errRefused):
-			t.Fatalf("Allow: expected no error, got %v", err)
-		}
-	}
 	if allowed != 10 {
 		t.Fatalf("expected 10 sends within the mobile limit, got %d", allowed)
 	}
@@ -670,22 +657,10 @@ func testBudgetCaps(t *testing.T, s Store) {
 func testBudgetParallel(t *testing.T, s Store) {
 	at := time.Now()
 	caps := BudgetCaps{DailyMicroUSD: 1000, MonthlyMicroUSD: 2000}
-	results := parallel(50, func(int) error {
+	allowed := parallelAllowed(t, 50, "ReserveBudget", func() (bool, error) {
 		d, err := s.ReserveBudget(context.Background(), at, 100, caps)
-		if err == nil && !d.Allowed {
-			err = errRefused
-		}
-		return err
+		return d.Allowed, err
 	})
-	allowed := 0
-	for _, err := range results {
-		switch {
-		case err == nil:
-			allowed++
-		case !errors.Is(err, errRefused):
-			t.Fatalf("ReserveBudget: expected no error, got %v", err)
-		}
-	}
 	if allowed != 10 {
 		t.Fatalf("expected 10 reservations within the cap, got %d", allowed)
 	}
@@ -694,7 +669,29 @@ func testBudgetParallel(t *testing.T, s Store) {
 	expectRefused(t, reserve(t, s, at, 100, caps), ReasonBudget)
 }
 
-var errRefused = errors.New("refused")
+// parallelAllowed runs try n times at once and counts the allowed ones, failing the test
+// on any error of op.
+func parallelAllowed(t *testing.T, n int, op string, try func() (bool, error)) int {
+	t.Helper()
+	type result struct {
+		allowed bool
+		err     error
+	}
+	results := parallel(n, func(int) result {
+		allowed, err := try()
+		return result{allowed, err}
+	})
+	allowed := 0
+	for _, r := range results {
+		if r.err != nil {
+			t.Fatalf("%s: expected no error, got %v", op, r.err)
+		}
+		if r.allowed {
+			allowed++
+		}
+	}
+	return allowed
+}
 
 func ledgerEntry(template string, i int) LedgerEntry {
 	return LedgerEntry{

@@ -1,8 +1,6 @@
 package caddyotp
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -100,15 +98,12 @@ func TestResendBelowOneSecondFailsAtProvision(t *testing.T) {
 		{0, ""},
 		{time.Second, ""},
 	} {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 		r := caddy.Duration(tt.resend)
-		app := &App{Secret: strings.Repeat("s", 32), SenderRaw: json.RawMessage(`{"sender":"log"}`),
-			Templates: map[string]*Template{"login": {Resend: &r}}}
-		err := app.Provision(ctx)
+		app := logApp(map[string]*Template{"login": {Resend: &r}})
+		err := app.Provision(caddyContext(t))
 		if err == nil {
 			err = app.Validate()
 		}
-		cancel()
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("resend %s: expected the app to provision, got %v", tt.resend, err)
