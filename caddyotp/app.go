@@ -133,7 +133,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.Secret = repl.ReplaceKnown(a.Secret, "")
 	a.secret = []byte(a.Secret)
 	if len(a.secret) == 0 {
-		if _, memory := a.store.(*MemoryStore); !memory {
+		if local, ok := a.store.(ProcessLocal); !ok || !local.ProcessLocal() {
 			return errors.New("secret is required with a shared store: set `secret` to at least 32 bytes, the same on every instance")
 		}
 		a.secret = make([]byte, 32)
