@@ -299,7 +299,7 @@ func (a *App) Template(name string) *Template {
 	return a.templates[name]
 }
 
-// template is Template, for the app's own code.
+// template is Template under its first name, which the package's tests still use.
 func (a *App) template(name string) *Template { return a.Template(name) }
 
 // TemplateForKey returns the template whose API key is key, or nil when none is. Every
