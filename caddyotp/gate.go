@@ -205,7 +205,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		if !g.app.SessionsHealthy() {
 			return g.unavailable(w, r, errors.New("session revocation feed is down"))
 		}
-		c, err := g.checkSession(token, now)
+		c, err := g.app.CheckSession(token, g.tmpl.Name(), now, time.Duration(g.Idle), time.Duration(g.Session))
 		if err == nil && g.mayUse(r, c) {
 			if now.Unix()-c.Seen >= int64(seenRefresh/time.Second) {
 				c.Seen = now.Unix()
@@ -220,12 +220,6 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		}
 	}
 	return g.challenge(w, r, now)
-}
-
-// checkSession checks a session token against this gate's template, idle and session
-// limits.
-func (g *Gate) checkSession(token string, now time.Time) (sessionClaims, error) {
-	return g.app.CheckSession(token, g.tmpl.Name(), now, time.Duration(g.Idle), time.Duration(g.Session))
 }
 
 // mayUse checks a valid token against this gate: the mobile must still be allowed, and in
@@ -442,7 +436,8 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 		setSecurityHeaders(w.Header())
 		return writeError(w, newError(CodeNotFound, "no such page"))
 	}
-	c, err := g.checkSession(cookieValue(r, g.cookieName(r, sessionCookie)), now)
+	c, err := g.app.CheckSession(cookieValue(r, g.cookieName(r, sessionCookie)), g.tmpl.Name(), now,
+		time.Duration(g.Idle), time.Duration(g.Session))
 	hasSession := err == nil
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
