@@ -87,7 +87,7 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		w.Header().Set("Allow", method)
 		return h.fail(w, r, newError(CodeMethodNotAllowed, "%s takes %s only", path[strings.LastIndex(path, "/")+1:], method))
 	}
-	t := h.templateForKey(requestKey(r))
+	t := h.app.TemplateForKey(requestKey(r))
 	if t == nil {
 		return h.fail(w, r, newError(CodeInvalidTemplateKey, "the key (Authorization: Bearer, or the template-key header) is missing or matches no template"))
 	}
@@ -129,9 +129,9 @@ func (h *API) serveLog(w http.ResponseWriter, r *http.Request, t *Template) erro
 		}
 		limit = n
 	}
-	entries, err := h.app.store.RecentLedger(r.Context(), t.name, limit)
+	entries, err := h.app.RecentSMS(r.Context(), t, limit)
 	if err != nil {
-		return h.fail(w, r, storeError(err))
+		return h.fail(w, r, err)
 	}
 	total := 0.0
 	for _, e := range entries {
@@ -157,20 +157,6 @@ func requestKey(r *http.Request) string {
 		return ""
 	}
 	return bearer
-}
-
-// templateForKey finds the template whose key is key, comparing every key in constant time.
-func (h *API) templateForKey(key string) *Template {
-	if key == "" {
-		return nil
-	}
-	var found *Template
-	for _, t := range h.app.keyed {
-		if subtle.ConstantTimeCompare([]byte(t.Key), []byte(key)) == 1 {
-			found = t
-		}
-	}
-	return found
 }
 
 // fail writes err as the API's JSON error and logs what is worth logging.

@@ -1,7 +1,11 @@
 package caddyotp
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,7 +137,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.Secret = repl.ReplaceKnown(a.Secret, "")
 	a.secret = []byte(a.Secret)
 	if len(a.secret) == 0 {
-		if _, memory := a.store.(*MemoryStore); !memory {
+		if local, ok := a.store.(ProcessLocal); !ok || !local.ProcessLocal() {
 			return errors.New("secret is required with a shared store: set `secret` to at least 32 bytes, the same on every instance")
 		}
 		a.secret = make([]byte, 32)
@@ -286,12 +290,50 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// template returns the template by name, or nil.
-func (a *App) template(name string) *Template {
+// Template returns the template by name ("" is the default template), or nil when the
+// app defines none of that name.
+func (a *App) Template(name string) *Template {
 	if name == "" {
 		name = DefaultTemplate
 	}
 	return a.templates[name]
+}
+
+// template is Template under its first name, which the package's tests still use.
+func (a *App) template(name string) *Template { return a.Template(name) }
+
+// TemplateForKey returns the template whose API key is key, or nil when none is. Every
+// key is compared, in constant time, so the answer takes as long whichever matches.
+func (a *App) TemplateForKey(key string) *Template {
+	if key == "" {
+		return nil
+	}
+	var found *Template
+	for _, t := range a.keyed {
+		if subtle.ConstantTimeCompare([]byte(t.Key), []byte(key)) == 1 {
+			found = t
+		}
+	}
+	return found
+}
+
+// RecentSMS returns the template's newest SMS ledger entries, newest first, at most n. A
+// store that fails gives a store_unavailable *Error.
+func (a *App) RecentSMS(ctx context.Context, t *Template, n int) ([]LedgerEntry, error) {
+	entries, err := a.store.RecentLedger(ctx, t.name, n)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	return entries, nil
+}
+
+// DecoyMobile is a stable, made-up number for user, derived from the secret: a page can
+// show it, masked, to a user who has no mobile, so that it looks like every other user's.
+func (a *App) DecoyMobile(user string) string {
+	m := hmac.New(sha256.New, a.secret)
+	m.Write([]byte("caddyotp decoy mobile\x00" + user))
+	sum := m.Sum(nil)
+	return fmt.Sprintf("+4474%08d", (uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]))%100000000)
 }
 
 // priceUSD is the estimated price of one SMS part to region.

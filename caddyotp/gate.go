@@ -1,9 +1,7 @@
 package caddyotp
 
 import (
-	"context"
 	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +119,7 @@ func (g *Gate) setup(app *App) {
 	if g.Template == "" {
 		g.Template = DefaultTemplate
 	}
-	g.tmpl = g.app.template(g.Template)
+	g.tmpl = g.app.Template(g.Template)
 	if g.Session == 0 {
 		g.Session = caddy.Duration(defaultSessionLife)
 	}
@@ -204,10 +202,10 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 
 	token := cookieValue(r, g.cookieName(r, sessionCookie))
 	if token != "" {
-		if !g.app.sessions.healthy.Load() {
+		if !g.app.SessionsHealthy() {
 			return g.unavailable(w, r, errors.New("session revocation feed is down"))
 		}
-		c, err := g.checkSession(token, now)
+		c, err := g.app.CheckSession(token, g.tmpl.Name(), now, time.Duration(g.Idle), time.Duration(g.Session))
 		if err == nil && g.mayUse(r, c) {
 			if now.Unix()-c.Seen >= int64(seenRefresh/time.Second) {
 				c.Seen = now.Unix()
@@ -222,13 +220,6 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		}
 	}
 	return g.challenge(w, r, now)
-}
-
-// checkSession checks a session token against this gate's template, idle and session
-// limits.
-func (g *Gate) checkSession(token string, now time.Time) (sessionClaims, error) {
-	return g.app.sessions.checkSession(token, g.tmpl.name, now.Unix(),
-		int64(time.Duration(g.Idle)/time.Second), int64(time.Duration(g.Session)/time.Second))
 }
 
 // mayUse checks a valid token against this gate: the mobile must still be allowed, and in
@@ -261,9 +252,9 @@ func (g *Gate) challenge(w http.ResponseWriter, r *http.Request, now time.Time) 
 		}
 	}
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && acceptsHTML(r) {
-		c, err := g.app.sessions.openChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.name, now)
+		c, err := g.app.OpenChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.Name(), now)
 		if err != nil {
-			c = g.app.sessions.newChallenge(g.tmpl.name, now)
+			c = g.app.NewChallenge(g.tmpl.Name(), now)
 		}
 		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
 	}
@@ -286,9 +277,9 @@ func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) 
 	if crossOrigin.Check(r) != nil {
 		return g.refuseCrossOrigin(w, r)
 	}
-	c, err := g.app.sessions.openChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.name, now)
+	c, err := g.app.OpenChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.Name(), now)
 	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.CSRF())) {
-		fresh := g.app.sessions.newChallenge(g.tmpl.name, now)
+		fresh := g.app.NewChallenge(g.tmpl.Name(), now)
 		return g.renderChallenge(w, r, http.StatusForbidden, fresh, now,
 			pageMsg{Error: "This form has expired or did not come from this site. Please try again."})
 	}
@@ -310,7 +301,7 @@ func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) 
 		if g.User != "" {
 			return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
 		}
-		return g.renderChallenge(w, r, http.StatusUnauthorized, g.app.sessions.newChallenge(g.tmpl.name, now), now, pageMsg{})
+		return g.renderChallenge(w, r, http.StatusUnauthorized, g.app.NewChallenge(g.tmpl.Name(), now), now, pageMsg{})
 	}
 	return g.renderChallenge(w, r, http.StatusBadRequest, c, now, pageMsg{Error: "Unknown step."})
 }
@@ -321,7 +312,7 @@ func (g *Gate) stepSend(w http.ResponseWriter, r *http.Request, c challengeClaim
 	if g.User != "" {
 		mobile = g.Mobiles[g.currentUser(r)] // may be empty: the same page, no SMS
 		if mobile == "" {
-			mobile = g.decoyMobile(g.currentUser(r))
+			mobile = g.app.DecoyMobile(g.currentUser(r))
 		}
 	} else {
 		typed := strings.TrimSpace(r.PostForm.Get("mobile"))
@@ -348,10 +339,8 @@ func (g *Gate) stepSend(w http.ResponseWriter, r *http.Request, c challengeClaim
 func (g *Gate) sendAndShow(w http.ResponseWriter, r *http.Request, c challengeClaims, mobile string, now time.Time) error {
 	req := SendRequest{Template: g.tmpl, Mobile: mobile, ClientIP: clientIP(r), Decoy: !g.maySignIn(r, mobile)}
 	logger := g.logger
-	g.app.bg.run(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(g.app.SendTimeout)+5*time.Second)
-		defer cancel()
-		if _, err := g.app.Send(ctx, req); err != nil {
+	g.app.SendInBackground(req, func(_ SendResult, err error) {
+		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
 				logger.Warn("gate send refused", zap.String("code", e.Code), zap.String("mobile", phone.MaskString(mobile)),
@@ -391,7 +380,7 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 		if g.User != "" {
 			user = g.currentUser(r)
 		}
-		_, s, err := g.app.sessions.mintSession(g.tmpl.name, user, mobile, now, time.Duration(g.Session))
+		_, s, err := g.app.MintSession(g.tmpl.Name(), user, mobile, now, time.Duration(g.Session))
 		if err != nil {
 			return caddyhttp.Error(http.StatusInternalServerError, err)
 		}
@@ -399,7 +388,7 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 			return err
 		}
 		g.clearCookie(w, r, challengeCookie)
-		g.logger.Info("gate session started", zap.String("template", g.tmpl.name), zap.String("mobile", phone.MaskString(mobile)))
+		g.logger.Info("gate session started", zap.String("template", g.tmpl.Name()), zap.String("mobile", phone.MaskString(mobile)))
 		return g.redirectToSelf(w, r)
 	}
 	var e *Error
@@ -429,15 +418,6 @@ func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c challengeCla
 	}
 }
 
-// decoyMobile is a stable, made-up number shown to a user who has no mobile, so that the
-// page looks like every other user's.
-func (g *Gate) decoyMobile(user string) string {
-	m := hmac.New(sha256.New, g.app.secret)
-	m.Write([]byte("caddyotp decoy mobile\x00" + user))
-	sum := m.Sum(nil)
-	return fmt.Sprintf("+4474%08d", (uint32(sum[0])<<24|uint32(sum[1])<<16|uint32(sum[2])<<8|uint32(sum[3]))%100000000)
-}
-
 // resendWait is how many seconds are left before the challenge's mobile may get a new code.
 func (g *Gate) resendWait(c challengeClaims, now time.Time) int {
 	if c.SentAt == 0 {
@@ -456,7 +436,8 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 		setSecurityHeaders(w.Header())
 		return writeError(w, newError(CodeNotFound, "no such page"))
 	}
-	c, err := g.checkSession(cookieValue(r, g.cookieName(r, sessionCookie)), now)
+	c, err := g.app.CheckSession(cookieValue(r, g.cookieName(r, sessionCookie)), g.tmpl.Name(), now,
+		time.Duration(g.Idle), time.Duration(g.Session))
 	hasSession := err == nil
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -475,11 +456,10 @@ func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Ti
 				return g.render(w, r, http.StatusForbidden, page{Step: "logout", Heading: "Sign out", Title: g.Title,
 					Error: "This form has expired or did not come from this site. Please try again.", CSRF: c.LogoutToken()})
 			}
-			if err := g.app.store.RevokeSession(r.Context(), c.IDHex(), time.Unix(c.Expires, 0)); err != nil {
+			if err := g.app.RevokeSession(r.Context(), c); err != nil {
 				return g.unavailable(w, r, err)
 			}
-			g.app.sessions.revoke(c.IDHex(), time.Unix(c.Expires, 0))
-			g.logger.Info("gate session ended", zap.String("template", g.tmpl.name), zap.String("mobile", phone.MaskString(c.Mobile)))
+			g.logger.Info("gate session ended", zap.String("template", g.tmpl.Name()), zap.String("mobile", phone.MaskString(c.Mobile)))
 		}
 		g.clearCookie(w, r, sessionCookie)
 		g.clearCookie(w, r, challengeCookie)

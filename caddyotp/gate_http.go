@@ -124,7 +124,7 @@ func (g *Gate) setCookie(w http.ResponseWriter, r *http.Request, base, value str
 }
 
 func (g *Gate) setSessionCookie(w http.ResponseWriter, r *http.Request, c sessionClaims) error {
-	token, err := g.app.sessions.sealSession(c)
+	token, err := g.app.SealSession(c)
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -133,7 +133,7 @@ func (g *Gate) setSessionCookie(w http.ResponseWriter, r *http.Request, c sessio
 }
 
 func (g *Gate) setChallengeCookie(w http.ResponseWriter, r *http.Request, c challengeClaims) error {
-	token, err := g.app.sessions.sealChallenge(c)
+	token, err := g.app.SealChallenge(c)
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -257,7 +257,7 @@ func (g *Gate) renderChallenge(w http.ResponseWriter, r *http.Request, status in
 		p.Step, p.Heading = "identity", "Confirm it's you"
 		mobile := g.Mobiles[g.currentUser(r)]
 		if mobile == "" {
-			mobile = g.decoyMobile(g.currentUser(r))
+			mobile = g.app.DecoyMobile(g.currentUser(r))
 		}
 		p.Masked = maskForPage(mobile)
 	default:

@@ -167,3 +167,48 @@ func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (cha
 	}
 	return c, nil
 }
+
+// SessionsHealthy reports whether the store's revocation feed is complete, so that a
+// session check can trust it; while it is not, a gate answers 503 to requests with a session.
+func (a *App) SessionsHealthy() bool { return a.sessions.healthy.Load() }
+
+// MintSession makes a new session for realm (a template's name), user ("" without a first
+// factor) and mobile, good for life from now, and returns its token.
+func (a *App) MintSession(realm, user, mobile string, now time.Time, life time.Duration) (string, session.Session, error) {
+	return a.sessions.mintSession(realm, user, mobile, now, life)
+}
+
+// SealSession returns the token of s, such as s with a fresher Seen time. It fails only
+// for a field over 255 bytes.
+func (a *App) SealSession(s session.Session) (string, error) { return a.sessions.sealSession(s) }
+
+// CheckSession opens token as a session of realm and checks it at now against the idle
+// limit and the absolute limit life (both counted in whole seconds), and against the
+// revocations of every instance. It costs no store round trip.
+func (a *App) CheckSession(token, realm string, now time.Time, idle, life time.Duration) (session.Session, error) {
+	return a.sessions.checkSession(token, realm, now.Unix(), int64(idle/time.Second), int64(life/time.Second))
+}
+
+// RevokeSession ends s on every instance that shares the store: it records the revocation
+// in the store, then in this instance's set at once.
+func (a *App) RevokeSession(ctx context.Context, s session.Session) error {
+	until := time.Unix(s.Expires, 0)
+	if err := a.store.RevokeSession(ctx, s.IDHex(), until); err != nil {
+		return err
+	}
+	a.sessions.revoke(s.IDHex(), until)
+	return nil
+}
+
+// NewChallenge starts a sign-in challenge for realm at now, with a fresh random id.
+func (a *App) NewChallenge(realm string, now time.Time) session.Challenge {
+	return a.sessions.newChallenge(realm, now)
+}
+
+// SealChallenge returns the token of c. It fails only for a field over 255 bytes.
+func (a *App) SealChallenge(c session.Challenge) (string, error) { return a.sessions.sealChallenge(c) }
+
+// OpenChallenge opens token as a challenge of realm that is still good at now.
+func (a *App) OpenChallenge(token, realm string, now time.Time) (session.Challenge, error) {
+	return a.sessions.openChallenge(token, realm, now)
+}

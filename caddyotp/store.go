@@ -79,6 +79,14 @@ type Store interface {
 	WatchRevocations(ctx context.Context, fn func(id string, until time.Time), health func(ok bool))
 }
 
+// ProcessLocal is implemented by a store whose state lives in this process alone and
+// ends with it, such as the memory store. Only for such a store may the app make up a
+// random secret when none is set: no other instance has to verify its codes and sessions.
+type ProcessLocal interface {
+	// ProcessLocal reports whether the store's state is this process's alone.
+	ProcessLocal() bool
+}
+
 // CodeKey names one live code: a template and a mobile in E.164.
 type CodeKey struct {
 	Template string

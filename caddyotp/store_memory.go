@@ -111,6 +111,9 @@ func (s *MemoryStore) Cleanup() error {
 	return err
 }
 
+// ProcessLocal reports true: the state is this process's and ends with it.
+func (s *MemoryStore) ProcessLocal() bool { return true }
+
 // UnmarshalCaddyfile sets up the store from Caddyfile tokens. Syntax:
 //
 //	store memory {
@@ -754,6 +757,7 @@ func budgetRetryAfter(at time.Time, month bool) time.Duration {
 // Interface guards
 var (
 	_ Store                 = (*MemoryStore)(nil)
+	_ ProcessLocal          = (*MemoryStore)(nil)
 	_ caddy.Provisioner     = (*MemoryStore)(nil)
 	_ caddy.CleanerUpper    = (*MemoryStore)(nil)
 	_ caddyfile.Unmarshaler = (*MemoryStore)(nil)

@@ -98,6 +98,9 @@ type Template struct {
 	limits    map[string]Limit
 }
 
+// Name is the template's name in the app: the key of its entry in Templates.
+func (t *Template) Name() string { return t.name }
+
 // LimitConfig is one send limit: Count sends in any Window.
 type LimitConfig struct {
 	// How many sends. 0 turns the limit off.
