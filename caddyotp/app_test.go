@@ -9,35 +9,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
-// provisionApp provisions, validates and starts app (memory store and log sender unless
-// set, a fixed secret) and stops it when the test ends.
-func provisionApp(t *testing.T, app *App) *App {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(cancel)
-	if app.Secret == "" {
-		app.Secret = strings.Repeat("s", 32)
-	}
-	if app.SenderRaw == nil {
-		app.SenderRaw = json.RawMessage(`{"sender":"log"}`)
-	}
-	if err := app.Provision(ctx); err != nil {
-		t.Fatalf("expected provision to work, got %v", err)
-	}
-	if err := app.Validate(); err != nil {
-		t.Fatalf("expected a valid app, got %v", err)
-	}
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Stop() })
-	return app
-}
-
 // TestTemplateLookups: Template by name ("" is the default), TemplateForKey by API key.
 func TestTemplateLookups(t *testing.T) {
 	key := strings.Repeat("k", 20)
-	app := provisionApp(t, &App{Templates: map[string]*Template{"login": {Key: key}, "gate": {}}})
+	app := startApp(t, &App{Templates: map[string]*Template{"login": {Key: key}, "gate": {}}})
 	for _, tc := range []struct{ name, want string }{{"", DefaultTemplate}, {"login", "login"}, {"gate", "gate"}} {
 		if got := app.Template(tc.name); got == nil || got.Name() != tc.want {
 			t.Errorf("expected Template(%q) to be %s, got %v", tc.name, tc.want, got)
@@ -61,7 +36,7 @@ func TestTemplateLookups(t *testing.T) {
 
 // TestDecoyMobileIsStable: the same user gets the same made-up number, another user another.
 func TestDecoyMobileIsStable(t *testing.T) {
-	app := provisionApp(t, &App{})
+	app := startApp(t, &App{})
 	a, b := app.DecoyMobile("alice"), app.DecoyMobile("bob")
 	if a != app.DecoyMobile("alice") || a == b || !strings.HasPrefix(a, "+4474") || len(a) != 13 {
 		t.Errorf("expected stable, distinct +4474… numbers, got %s and %s", a, b)
@@ -70,7 +45,7 @@ func TestDecoyMobileIsStable(t *testing.T) {
 
 // TestRecentSMSAfterSend: a send shows in RecentSMS of its template only.
 func TestRecentSMSAfterSend(t *testing.T) {
-	app := provisionApp(t, &App{Templates: map[string]*Template{"login": {}}})
+	app := startApp(t, &App{Templates: map[string]*Template{"login": {}}})
 	login := app.Template("login")
 	if _, err := app.Send(context.Background(), SendRequest{Template: login, Mobile: "+447400123456"}); err != nil {
 		t.Fatalf("expected the send to work, got %v", err)

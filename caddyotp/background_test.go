@@ -7,7 +7,7 @@ import (
 // TestSendInBackground: a background send reports its outcome; once the app has stopped,
 // none starts.
 func TestSendInBackground(t *testing.T) {
-	app := provisionApp(t, &App{})
+	app := startApp(t, &App{})
 	done := make(chan error, 1)
 	req := SendRequest{Template: app.Template(""), Mobile: "+447400123456"}
 	if !app.SendInBackground(req, func(res SendResult, err error) {

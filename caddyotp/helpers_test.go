@@ -55,3 +55,21 @@ func provisionApp(tb testing.TB, app *App) *App {
 	}
 	return app
 }
+
+// startApp provisions, validates and starts app (the log sender and a fixed secret unless
+// set) and stops it when the test ends.
+func startApp(t *testing.T, app *App) *App {
+	t.Helper()
+	if app.Secret == "" {
+		app.Secret = strings.Repeat("s", 32)
+	}
+	if app.SenderRaw == nil {
+		app.SenderRaw = json.RawMessage(`{"sender":"log"}`)
+	}
+	provisionApp(t, app)
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Stop() })
+	return app
+}

@@ -213,7 +213,7 @@ func sealedAs(t *testing.T, sm *sessionManager, kind byte, token, resealed strin
 // TestAppRevokeSession: the memory store's feed turns healthy, and a revoked session fails
 // CheckSession at once on this instance.
 func TestAppRevokeSession(t *testing.T) {
-	app := provisionApp(t, &App{})
+	app := startApp(t, &App{})
 	for deadline := time.Now().Add(2 * time.Second); !app.SessionsHealthy(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("expected the revocation feed to turn healthy within 2s")
@@ -240,7 +240,7 @@ func TestAppRevokeSession(t *testing.T) {
 
 // TestAppChallenge: a sealed challenge opens for its realm only.
 func TestAppChallenge(t *testing.T) {
-	app := provisionApp(t, &App{})
+	app := startApp(t, &App{})
 	now := time.Now()
 	c := app.NewChallenge("default", now)
 	c.Mobile = "+447400123456"
