@@ -23,6 +23,9 @@ import (
 const (
 	sessionCookie   = "otp_session"
 	challengeCookie = "otp_challenge"
+	// The secure names, spelled out so the hot path does not build them per request.
+	hostSessionCookie   = "__Host-" + sessionCookie
+	hostChallengeCookie = "__Host-" + challengeCookie
 )
 
 // secureCookies decides whether the gate's cookies on this request are Secure and carry the
@@ -53,10 +56,16 @@ func forwardedHTTPS(h http.Header) bool {
 
 // cookieName is the name the cookie base (sessionCookie or challengeCookie) has on r.
 func (g *Gate) cookieName(r *http.Request, base string) string {
-	if g.secureCookies(r) {
-		return "__Host-" + base
+	if !g.secureCookies(r) {
+		return base
 	}
-	return base
+	switch base {
+	case sessionCookie:
+		return hostSessionCookie
+	case challengeCookie:
+		return hostChallengeCookie
+	}
+	return "__Host-" + base
 }
 
 // cookieValue finds a cookie without parsing all of them (this is on every gated request).
