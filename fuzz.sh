@@ -14,7 +14,7 @@ targets=(
 	"FuzzSessionTokens ./caddyotp"
 	"FuzzSessionClaims ./caddyotp"
 	"FuzzVerifyInput ./caddyotp"
-	"FuzzDecodeStrict ./caddyotp"
+	"FuzzDecodeStrict ./caddyotp/internal/httpx"
 	"FuzzCaddyfile ./caddyotp"
 )
 # Go 1.26's fuzz coordinator can report its own -fuzztime deadline as a failure, a bare

@@ -1,8 +1,22 @@
 // Package caddyotp puts SMS one-time passwords in front of any Caddy route. Importing it
-// (xcaddy build --with github.com/caddyotp/caddyotp) registers the modules, which live in
-// the caddyotp sub-package.
+// (xcaddy build --with github.com/caddyotp/caddyotp) registers every module, as Caddy's
+// modules/standard does: the otp app (the host, in the caddyotp sub-package), its stores
+// and senders (guests, one package each), and the otp_gate and otp_api handlers.
 package caddyotp
 
 import (
+	// The host: the otp app, the service and the contracts its guests fill.
 	_ "github.com/caddyotp/caddyotp/caddyotp"
+
+	// Stores: otp.stores.*
+	_ "github.com/caddyotp/caddyotp/caddyotp/memorystore"
+	_ "github.com/caddyotp/caddyotp/caddyotp/redisstore"
+
+	// Senders: otp.senders.*
+	_ "github.com/caddyotp/caddyotp/caddyotp/logsender"
+	_ "github.com/caddyotp/caddyotp/caddyotp/snssender"
+
+	// Handlers: http.handlers.otp_gate and http.handlers.otp_api
+	_ "github.com/caddyotp/caddyotp/caddyotp/otpapi"
+	_ "github.com/caddyotp/caddyotp/caddyotp/otpgate"
 )

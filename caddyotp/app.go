@@ -322,7 +322,7 @@ func (a *App) TemplateForKey(key string) *Template {
 func (a *App) RecentSMS(ctx context.Context, t *Template, n int) ([]LedgerEntry, error) {
 	entries, err := a.store.RecentLedger(ctx, t.name, n)
 	if err != nil {
-		return nil, storeError(err)
+		return nil, StoreError(err)
 	}
 	return entries, nil
 }

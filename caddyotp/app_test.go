@@ -1,6 +1,9 @@
-package caddyotp
+package caddyotp_test
 
 import (
+	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
+
 	"context"
 	"encoding/json"
 	"strings"
@@ -12,8 +15,8 @@ import (
 // TestTemplateLookups: Template by name ("" is the default), TemplateForKey by API key.
 func TestTemplateLookups(t *testing.T) {
 	key := strings.Repeat("k", 20)
-	app := startApp(t, &App{Templates: map[string]*Template{"login": {Key: key}, "gate": {}}})
-	for _, tc := range []struct{ name, want string }{{"", DefaultTemplate}, {"login", "login"}, {"gate", "gate"}} {
+	app := apptest.Start(t, &caddyotp.App{Templates: map[string]*caddyotp.Template{"login": {Key: key}, "gate": {}}})
+	for _, tc := range []struct{ name, want string }{{"", caddyotp.DefaultTemplate}, {"login", "login"}, {"gate", "gate"}} {
 		if got := app.Template(tc.name); got == nil || got.Name() != tc.want {
 			t.Errorf("expected Template(%q) to be %s, got %v", tc.name, tc.want, got)
 		}
@@ -36,7 +39,7 @@ func TestTemplateLookups(t *testing.T) {
 
 // TestDecoyMobileIsStable: the same user gets the same made-up number, another user another.
 func TestDecoyMobileIsStable(t *testing.T) {
-	app := startApp(t, &App{})
+	app := apptest.Start(t, &caddyotp.App{})
 	a, b := app.DecoyMobile("alice"), app.DecoyMobile("bob")
 	if a != app.DecoyMobile("alice") || a == b || !strings.HasPrefix(a, "+4474") || len(a) != 13 {
 		t.Errorf("expected stable, distinct +4474… numbers, got %s and %s", a, b)
@@ -45,9 +48,9 @@ func TestDecoyMobileIsStable(t *testing.T) {
 
 // TestRecentSMSAfterSend: a send shows in RecentSMS of its template only.
 func TestRecentSMSAfterSend(t *testing.T) {
-	app := startApp(t, &App{Templates: map[string]*Template{"login": {}}})
+	app := apptest.Start(t, &caddyotp.App{Templates: map[string]*caddyotp.Template{"login": {}}})
 	login := app.Template("login")
-	if _, err := app.Send(context.Background(), SendRequest{Template: login, Mobile: "+447400123456"}); err != nil {
+	if _, err := app.Send(context.Background(), caddyotp.SendRequest{Template: login, Mobile: "+447400123456"}); err != nil {
 		t.Fatalf("expected the send to work, got %v", err)
 	}
 	entries, err := app.RecentSMS(context.Background(), login, 10)
@@ -71,14 +74,14 @@ func TestSecretOnlyOptionalWithProcessLocalStore(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 			t.Cleanup(cancel)
-			app := &App{StoreRaw: json.RawMessage(tc.store), SenderRaw: json.RawMessage(`{"sender":"log"}`)}
+			app := &caddyotp.App{StoreRaw: json.RawMessage(tc.store), SenderRaw: json.RawMessage(`{"sender":"log"}`)}
 			err := app.Provision(ctx)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("expected provision to work, got %v", err)
 				}
-				if len(app.secret) != 32 {
-					t.Fatalf("expected a random 32-byte secret, got %d bytes", len(app.secret))
+				if len(app.SecretForTest()) != 32 {
+					t.Fatalf("expected a random 32-byte secret, got %d bytes", len(app.SecretForTest()))
 				}
 				return
 			}

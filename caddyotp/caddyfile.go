@@ -4,21 +4,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("otp", parseGlobalOTP)
-	httpcaddyfile.RegisterHandlerDirective("otp_api", parseAPI)
-	httpcaddyfile.RegisterHandlerDirective("otp_gate", parseGate)
-	// The gate runs after the first factors, so {http.auth.user.id} is known to it.
-	httpcaddyfile.RegisterDirectiveOrder("otp_gate", httpcaddyfile.After, "forward_auth")
-	// The API answers requests itself, so it sits among the responders.
-	httpcaddyfile.RegisterDirectiveOrder("otp_api", httpcaddyfile.Before, "respond")
 }
 
 // parseGlobalOTP sets up the otp app from the global option block.
@@ -82,7 +76,7 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 		}
 		switch word {
 		case "secret":
-			if err := oneArg(d, &app.Secret); err != nil {
+			if err := caddyfilex.OneArg(d, &app.Secret); err != nil {
 				return nil, err
 			}
 		case "previous_secrets":
@@ -106,7 +100,7 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 				app.SenderRaw = raw
 			}
 		case "send_timeout":
-			dur, err := durationArg(d)
+			dur, err := caddyfilex.DurationArg(d)
 			if err != nil {
 				return nil, err
 			}
@@ -124,7 +118,7 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 				if _, dup := app.Prices[country]; dup {
 					return nil, d.Errf("price for '%s' is given more than once", country)
 				}
-				v, err := floatArg(d)
+				v, err := caddyfilex.FloatArg(d)
 				if err != nil {
 					return nil, err
 				}
@@ -142,7 +136,7 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 					return nil, d.Errf("'%s' is given more than once", w)
 				}
 				inner[w] = true
-				v, err := floatArg(d)
+				v, err := caddyfilex.FloatArg(d)
 				if err != nil {
 					return nil, err
 				}
@@ -200,15 +194,15 @@ func parseLockout(d *caddyfile.Dispenser, lo *Lockout) error {
 		var err error
 		switch w {
 		case "after":
-			err = intArg(d, &lo.After)
+			err = caddyfilex.IntArg(d, &lo.After)
 		case "base":
-			lo.Base, err = durationArg(d)
+			lo.Base, err = caddyfilex.DurationArg(d)
 		case "max":
-			lo.Max, err = durationArg(d)
+			lo.Max, err = caddyfilex.DurationArg(d)
 		case "window":
-			lo.Window, err = durationArg(d)
+			lo.Window, err = caddyfilex.DurationArg(d)
 		case "ceiling":
-			err = intArg(d, &lo.Ceiling)
+			err = caddyfilex.IntArg(d, &lo.Ceiling)
 		default:
 			return d.Errf("unrecognized subdirective '%s'", w)
 		}
@@ -233,34 +227,34 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 		var err error
 		switch w {
 		case "key":
-			err = oneArg(d, &t.Key)
+			err = caddyfilex.OneArg(d, &t.Key)
 		case "message":
-			err = oneArg(d, &t.Message)
+			err = caddyfilex.OneArg(d, &t.Message)
 		case "length":
-			err = intArg(d, &t.Length)
+			err = caddyfilex.IntArg(d, &t.Length)
 		case "ttl":
-			t.TTL, err = durationArg(d)
+			t.TTL, err = caddyfilex.DurationArg(d)
 		case "attempts":
-			err = intArg(d, &t.Attempts)
+			err = caddyfilex.IntArg(d, &t.Attempts)
 		case "resend":
 			var dur caddy.Duration
-			dur, err = durationArg(d)
+			dur, err = caddyfilex.DurationArg(d)
 			t.Resend = &dur
 		case "sender_id":
-			err = oneArg(d, &t.SenderID)
+			err = caddyfilex.OneArg(d, &t.SenderID)
 		case "origination_number":
-			err = oneArg(d, &t.OriginationNumber)
+			err = caddyfilex.OneArg(d, &t.OriginationNumber)
 		case "max_price":
-			t.MaxPrice, err = floatArg(d)
+			t.MaxPrice, err = caddyfilex.FloatArg(d)
 		case "countries":
 			t.Countries = d.RemainingArgs()
 			if len(t.Countries) == 0 {
 				return d.ArgErr()
 			}
 		case "web_otp":
-			err = oneArg(d, &t.WebOTP)
+			err = caddyfilex.OneArg(d, &t.WebOTP)
 		case "lock_group":
-			err = oneArg(d, &t.LockGroup)
+			err = caddyfilex.OneArg(d, &t.LockGroup)
 		case "limit":
 			args := d.RemainingArgs()
 			if len(args) != 3 {
@@ -294,167 +288,3 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 	}
 	return nil
 }
-
-// parseAPI sets up the otp_api handler.
-//
-// Syntax:
-//
-//	otp_api [<matcher>]
-func parseAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	h.Next() // "otp_api"
-	if h.NextArg() {
-		return nil, h.ArgErr()
-	}
-	if h.NextBlock(0) {
-		return nil, h.Errf("unrecognized subdirective '%s'", h.Val())
-	}
-	return new(API), nil
-}
-
-// parseGate sets up the otp_gate handler.
-//
-// Syntax:
-//
-//	otp_gate [<matcher>] [<template>] {
-//		allow <mobile...> | any
-//		user <placeholder>
-//		mobiles {
-//			<user> <mobile>
-//		}
-//		session <duration>
-//		idle <duration>
-//		header <name>
-//		title <text>
-//		secure_cookies
-//	}
-func parseGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	h.Next() // "otp_gate"
-	g := new(Gate)
-	if h.NextArg() {
-		g.Template = h.Val()
-		if h.NextArg() {
-			return nil, h.ArgErr()
-		}
-	}
-	seen := map[string]bool{}
-	for h.NextBlock(0) {
-		w := h.Val()
-		if seen[w] {
-			return nil, h.Errf("'%s' is given more than once", w)
-		}
-		seen[w] = true
-		var err error
-		switch w {
-		case "allow":
-			args := h.RemainingArgs()
-			if len(args) == 0 {
-				return nil, h.Errf("allow needs mobiles in E.164, or 'any'")
-			}
-			if len(args) == 1 && args[0] == "any" {
-				g.AllowAny = true
-			} else {
-				for _, a := range args {
-					if a == "any" {
-						return nil, h.Errf("'allow any' stands alone")
-					}
-				}
-				g.Allow = args
-			}
-		case "user":
-			err = oneArg(h.Dispenser, &g.User)
-		case "mobiles":
-			if h.NextArg() {
-				return nil, h.ArgErr()
-			}
-			g.Mobiles = map[string]string{}
-			for nesting := h.Nesting(); h.NextBlock(nesting); {
-				user := h.Val()
-				args := h.RemainingArgs()
-				if len(args) != 1 {
-					return nil, h.Errf("mobiles: '%s' needs exactly one mobile", user)
-				}
-				if _, dup := g.Mobiles[user]; dup {
-					return nil, h.Errf("mobiles: '%s' is given more than once", user)
-				}
-				g.Mobiles[user] = args[0]
-			}
-		case "session":
-			g.Session, err = durationArg(h.Dispenser)
-		case "idle":
-			g.Idle, err = durationArg(h.Dispenser)
-		case "header":
-			err = oneArg(h.Dispenser, &g.Header)
-		case "title":
-			err = oneArg(h.Dispenser, &g.Title)
-		case "secure_cookies":
-			if h.NextArg() {
-				return nil, h.Errf("'secure_cookies' takes no value, got '%s'", h.Val())
-			}
-			g.SecureCookies = true
-		default:
-			return nil, h.Errf("unrecognized subdirective '%s'", w)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return g, nil
-}
-
-func oneArg(d *caddyfile.Dispenser, dst *string) error {
-	word := d.Val()
-	if !d.NextArg() {
-		return d.Errf("'%s' needs a value", word)
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("'%s' takes one value, got another: '%s'", word, d.Val())
-	}
-	return nil
-}
-
-func intArg(d *caddyfile.Dispenser, dst *int) error {
-	word := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return d.Errf("'%s': '%s' is not a whole number", word, s)
-	}
-	*dst = n
-	return nil
-}
-
-func floatArg(d *caddyfile.Dispenser) (float64, error) {
-	word := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return 0, err
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, d.Errf("'%s': '%s' is not a number", word, s)
-	}
-	return v, nil
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	word := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return 0, err
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil {
-		return 0, d.Errf("'%s': '%s' is not a duration: %v", word, s, err)
-	}
-	return caddy.Duration(v), nil
-}
-
-// Interface guards
-var (
-	_ caddyhttp.MiddlewareHandler = (*API)(nil)
-	_ caddy.Provisioner           = (*API)(nil)
-)

@@ -1,6 +1,14 @@
-package caddyotp
+package caddyotp_test
 
 import (
+	_ "github.com/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/otpapi"
+	"github.com/caddyotp/caddyotp/caddyotp/otpgate"
+	"github.com/caddyotp/caddyotp/caddyotp/redisstore"
+	"github.com/caddyotp/caddyotp/caddyotp/snssender"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
+
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -156,9 +164,9 @@ func checkOTPHandlers(t *testing.T, v any) {
 		var into any
 		switch v["handler"] {
 		case "otp_gate":
-			into = new(Gate)
+			into = new(otpgate.Gate)
 		case "otp_api":
-			into = new(API)
+			into = new(otpapi.API)
 		}
 		if into != nil {
 			raw, _ := json.Marshal(v)
@@ -219,17 +227,17 @@ func FuzzCaddyfile(f *testing.F) {
 			t.Fatalf("adapted to invalid JSON: %v\n%s", err, out)
 		}
 		if raw, ok := cfg.Apps["otp"]; ok {
-			var app App
+			var app caddyotp.App
 			if err := strictDecode(raw, "", &app); err != nil {
 				t.Fatalf("the Caddyfile made an otp app that does not load: %v\n%s", err, raw)
 			}
 			if len(app.StoreRaw) > 0 && strings.Contains(string(app.StoreRaw), `"store":"redis"`) {
-				if err := strictDecode(app.StoreRaw, "store", new(RedisStore)); err != nil {
+				if err := strictDecode(app.StoreRaw, "store", new(redisstore.RedisStore)); err != nil {
 					t.Fatalf("the Caddyfile made a redis store that does not load: %v\n%s", err, app.StoreRaw)
 				}
 			}
 			if len(app.SenderRaw) > 0 && strings.Contains(string(app.SenderRaw), `"sender":"sns"`) {
-				if err := strictDecode(app.SenderRaw, "sender", new(SNSSender)); err != nil {
+				if err := strictDecode(app.SenderRaw, "sender", new(snssender.SNSSender)); err != nil {
 					t.Fatalf("the Caddyfile made an sns sender that does not load: %v\n%s", err, app.SenderRaw)
 				}
 			}

@@ -95,10 +95,10 @@ func (e *Error) RetryAfterSeconds() int {
 	return s
 }
 
-func newError(code, format string, args ...any) *Error {
+func NewError(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-func storeError(err error) *Error {
+func StoreError(err error) *Error {
 	return &Error{Code: CodeStoreUnavailable, Message: "the OTP store is unavailable; nothing was sent or checked", Err: err}
 }

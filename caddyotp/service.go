@@ -70,14 +70,14 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	}
 	if !t.allowsCountry(num.Country) {
 		a.metrics.limitHits.WithLabelValues(t.name, "country").Inc()
-		return SendResult{}, newError(CodeCountryNotAllowed, "sending to %s numbers is not allowed for this template", num.Country)
+		return SendResult{}, NewError(CodeCountryNotAllowed, "sending to %s numbers is not allowed for this template", num.Country)
 	}
 
 	key := CodeKey{Template: t.name, Mobile: num.E164}
 	nonce := newNonce()
 	d, err := a.store.ClaimSend(ctx, key, t.lockGroup, nonce, time.Duration(*t.Resend))
 	if err != nil {
-		return SendResult{}, storeError(err)
+		return SendResult{}, StoreError(err)
 	}
 	if !d.Allowed {
 		return SendResult{}, a.refusal(t, d)
@@ -92,7 +92,7 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if refusal, err := a.takeLimits(ctx, t, num, req.ClientIP); err != nil || refusal != nil {
 		release()
 		if err != nil {
-			return SendResult{}, storeError(err)
+			return SendResult{}, StoreError(err)
 		}
 		return SendResult{}, refusal
 	}
@@ -112,7 +112,7 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	hash := otpcode.Hash(a.secret, t.name, num.E164, code)
 	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
 		release()
-		return SendResult{}, storeError(err)
+		return SendResult{}, StoreError(err)
 	}
 
 	id, sendErr := a.deliver(ctx, t, num, sms, parts, price, req.ClientIP)
@@ -140,7 +140,7 @@ func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phon
 	d, err := a.store.ReserveBudget(ctx, at, micro, a.budgetCaps())
 	if err != nil {
 		release()
-		return SendResult{}, storeError(err)
+		return SendResult{}, StoreError(err)
 	}
 	if !d.Allowed {
 		release()
@@ -152,7 +152,7 @@ func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phon
 	hash := otpcode.Hash(a.secret, t.name, num.E164, "decoy:"+newNonce())
 	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
 		release()
-		return SendResult{}, storeError(err)
+		return SendResult{}, StoreError(err)
 	}
 	a.logger.Info("decoy code stored", zap.String("template", t.name), zap.String("mobile", num.Mask()),
 		zap.String("country", num.Country))
@@ -185,7 +185,7 @@ func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SM
 		d, err := a.store.ReserveBudget(ctx, at, micro, a.budgetCaps())
 		if err != nil {
 			if attempt == 1 {
-				return "", storeError(err)
+				return "", StoreError(err)
 			}
 			return "", a.sendFailed(lastErr)
 		}
@@ -306,12 +306,12 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 		return "", &Error{Code: CodeInvalidMobile, Message: err.Error()}
 	}
 	if len(req.Code) != t.Length || !otpcode.Valid(req.Code) {
-		return "", newError(CodeInvalidOTP, "otp must be %d ASCII digits", t.Length)
+		return "", NewError(CodeInvalidOTP, "otp must be %d ASCII digits", t.Length)
 	}
 	hash := otpcode.Hash(a.secret, t.name, num.E164, req.Code)
 	res, err := a.store.CheckCode(ctx, CodeKey{Template: t.name, Mobile: num.E164}, t.lockGroup, hash, a.policy)
 	if err != nil {
-		return "", storeError(err)
+		return "", StoreError(err)
 	}
 	a.metrics.verifications.WithLabelValues(t.name, num.Country, string(res.Outcome)).Inc()
 	if res.LockedNow {
@@ -329,11 +329,11 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	case OutcomeBurned:
 		return "", &Error{Code: CodeTooManyAttempts, Message: "too many wrong codes: this code no longer works; ask for a new one"}
 	case OutcomeExpired:
-		return "", newError(CodeOTPExpired, "no live code for this mobile: it expired, was used, or was never sent")
+		return "", NewError(CodeOTPExpired, "no live code for this mobile: it expired, was used, or was never sent")
 	case OutcomeLocked:
 		return "", lockedError(res.RetryAfter)
 	}
-	return "", storeError(errors.New("unknown outcome " + string(res.Outcome)))
+	return "", StoreError(errors.New("unknown outcome " + string(res.Outcome)))
 }
 
 // Ledger statuses of a send attempt, also the outcome label of caddy_otp_sms_sends_total.

@@ -1,6 +1,8 @@
-package caddyotp
+package caddyotp_test
 
 import (
+	"github.com/caddyotp/caddyotp/caddyotp"
+
 	"context"
 	"errors"
 	"fmt"
@@ -30,21 +32,21 @@ type sendStep struct {
 // The answers a sender may give, in the SendError's words.
 var (
 	accepted      = sendStep{}
-	throttled     = sendStep{err: &SendError{Code: "Throttled", Retryable: true}}
-	invalid       = sendStep{err: &SendError{Code: "InvalidParameter"}}
-	lostReply     = sendStep{err: &SendError{Code: "ConnectionError", Retryable: true, MaybeDelivered: true}}
-	hangToTimeout = sendStep{err: &SendError{Code: "Timeout", Retryable: true, MaybeDelivered: true}, hang: true}
+	throttled     = sendStep{err: &caddyotp.SendError{Code: "Throttled", Retryable: true}}
+	invalid       = sendStep{err: &caddyotp.SendError{Code: "InvalidParameter"}}
+	lostReply     = sendStep{err: &caddyotp.SendError{Code: "ConnectionError", Retryable: true, MaybeDelivered: true}}
+	hangToTimeout = sendStep{err: &caddyotp.SendError{Code: "Timeout", Retryable: true, MaybeDelivered: true}, hang: true}
 	// a sender that breaks the contract, in words that say nothing of delivery
 	plainError = sendStep{err: errors.New("provider refused")}
 )
 
-func (s *scriptedSender) Send(ctx context.Context, msg SMS) (string, error) {
+func (s *scriptedSender) Send(ctx context.Context, msg caddyotp.SMS) (string, error) {
 	s.mu.Lock()
 	s.texts = append(s.texts, msg.Text)
 	n := len(s.texts)
 	s.mu.Unlock()
 	if n > len(s.steps) {
-		return "", &SendError{Code: "Unscripted", Err: fmt.Errorf("attempt %d is not in the script", n)}
+		return "", &caddyotp.SendError{Code: "Unscripted", Err: fmt.Errorf("attempt %d is not in the script", n)}
 	}
 	step := s.steps[n-1]
 	if step.hang {
@@ -103,13 +105,13 @@ func TestSendAttempts(t *testing.T) {
 		},
 		{
 			name: "permanent refusal", steps: []sendStep{invalid},
-			errCode: CodeSendFailed, causeCode: "InvalidParameter",
+			errCode: caddyotp.CodeSendFailed, causeCode: "InvalidParameter",
 			attempts: 1, allows: 1, reserves: 1, releases: 1,
 			ledger: []string{"failed 0.00 InvalidParameter"},
 		},
 		{
 			name: "two retryable refusals", steps: []sendStep{throttled, throttled},
-			errCode: CodeSendFailed, causeCode: "Throttled",
+			errCode: caddyotp.CodeSendFailed, causeCode: "Throttled",
 			attempts: 2, allows: 2, reserves: 2, releases: 2,
 			ledger: []string{"failed 0.00 Throttled", "failed 0.00 Throttled"},
 		},
@@ -121,27 +123,27 @@ func TestSendAttempts(t *testing.T) {
 		{
 			name: "timeout at the deadline", steps: []sendStep{hangToTimeout, accepted},
 			sendTimeout: 150 * time.Millisecond,
-			errCode:     CodeSendFailed, causeCode: "Timeout",
+			errCode:     caddyotp.CodeSendFailed, causeCode: "Timeout",
 			attempts: 1, allows: 1, reserves: 1, releases: 0,
 			ledger: []string{"unknown 0.05 Timeout"},
 		},
 		{
 			name: "budget refuses attempt 2", steps: []sendStep{lostReply, accepted},
 			budgetUSD: 0.05, // one SMS
-			errCode:   CodeSendFailed, causeCode: "ConnectionError",
+			errCode:   caddyotp.CodeSendFailed, causeCode: "ConnectionError",
 			attempts: 1, allows: 2, reserves: 2, releases: 0,
 			ledger: []string{"unknown 0.05 ConnectionError"},
 		},
 		{
 			name: "limits refuse attempt 2", steps: []sendStep{throttled, accepted},
 			mobileLimit: 1,
-			errCode:     CodeSendFailed, causeCode: "Throttled",
+			errCode:     caddyotp.CodeSendFailed, causeCode: "Throttled",
 			attempts: 1, allows: 2, reserves: 1, releases: 1,
 			ledger: []string{"failed 0.00 Throttled"},
 		},
 		{
 			name: "not a SendError", steps: []sendStep{plainError, accepted},
-			errCode:  CodeSendFailed,
+			errCode:  caddyotp.CodeSendFailed,
 			attempts: 1, allows: 1, reserves: 1, releases: 0,
 			ledger: []string{"unknown 0.05 error"},
 		},
@@ -149,24 +151,24 @@ func TestSendAttempts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resend := caddy.Duration(time.Minute)
-			tmpl := &Template{Message: "{code}", Resend: &resend}
+			tmpl := &caddyotp.Template{Message: "{code}", Resend: &resend}
 			if tt.mobileLimit > 0 {
-				tmpl.Limits = map[string]LimitConfig{LimitMobile: {Count: tt.mobileLimit, Window: caddy.Duration(time.Hour)}}
+				tmpl.Limits = map[string]caddyotp.LimitConfig{caddyotp.LimitMobile: {Count: tt.mobileLimit, Window: caddy.Duration(time.Hour)}}
 			}
 			app, spy := newSpyApp(t, tmpl)
 			sender := &scriptedSender{steps: tt.steps}
-			app.sender = sender
+			app.SetSenderForTest(sender)
 			if tt.budgetUSD > 0 {
-				app.Budget = &Budget{Daily: tt.budgetUSD}
+				app.Budget = &caddyotp.Budget{Daily: tt.budgetUSD}
 			}
 			if tt.sendTimeout > 0 {
 				app.SendTimeout = caddy.Duration(tt.sendTimeout)
 			}
-			login := app.template("login")
+			login := app.Template("login")
 			ctx := context.Background()
 			const mobile = "+447400123456"
 
-			res, err := app.Send(ctx, SendRequest{Template: login, Mobile: mobile, ClientIP: "192.0.2.1"})
+			res, err := app.Send(ctx, caddyotp.SendRequest{Template: login, Mobile: mobile, ClientIP: "192.0.2.1"})
 			checkSendOutcome(t, res, err, tt.errCode, tt.causeCode, sender.attempts())
 
 			if got := sender.attempts(); got != tt.attempts {
@@ -185,20 +187,20 @@ func TestSendAttempts(t *testing.T) {
 
 			// A successful send leaves a live code and holds the resend interval; a failed one
 			// leaves neither, so the user may ask again at once.
-			key := CodeKey{Template: "login", Mobile: mobile}
-			d, err := app.store.ClaimSend(ctx, key, login.lockGroup, "probe", time.Minute)
+			key := caddyotp.CodeKey{Template: "login", Mobile: mobile}
+			d, err := app.StoreForTest().ClaimSend(ctx, key, login.LockGroupForTest(), "probe", time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if wantHeld, held := tt.errCode == "", !d.Allowed; held != wantHeld {
 				t.Errorf("expected the resend interval held: %v, got held: %v", wantHeld, held)
 			}
-			_, err = app.Verify(ctx, VerifyRequest{Template: login, Mobile: mobile, Code: sender.code()})
+			_, err = app.Verify(ctx, caddyotp.VerifyRequest{Template: login, Mobile: mobile, Code: sender.code()})
 			if tt.errCode == "" {
 				if err != nil {
 					t.Errorf("expected the code sent to verify, got %v", err)
 				}
-			} else if e, ok := err.(*Error); !ok || e.Code != CodeOTPExpired {
+			} else if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeOTPExpired {
 				t.Errorf("expected no live code (otp_expired), got %v", err)
 			}
 		})
@@ -207,7 +209,7 @@ func TestSendAttempts(t *testing.T) {
 
 // checkSendOutcome checks Send's result: a message id from the last attempt, or the error
 // code wanted carrying the SendError code of the last attempt made.
-func checkSendOutcome(t *testing.T, res SendResult, err error, errCode, causeCode string, attempts int) {
+func checkSendOutcome(t *testing.T, res caddyotp.SendResult, err error, errCode, causeCode string, attempts int) {
 	t.Helper()
 	if errCode == "" {
 		if want := fmt.Sprintf("fake-%d", attempts); err != nil || res.MessageID != want {
@@ -215,11 +217,11 @@ func checkSendOutcome(t *testing.T, res SendResult, err error, errCode, causeCod
 		}
 		return
 	}
-	var e *Error
+	var e *caddyotp.Error
 	if !errors.As(err, &e) || e.Code != errCode {
 		t.Fatalf("expected %s, got %v", errCode, err)
 	}
-	var se *SendError
+	var se *caddyotp.SendError
 	switch {
 	case causeCode != "" && (!errors.As(err, &se) || se.Code != causeCode):
 		t.Errorf("expected the cause %s, got %v", causeCode, err)
@@ -230,9 +232,9 @@ func checkSendOutcome(t *testing.T, res SendResult, err error, errCode, causeCod
 
 // checkLedger checks the login template's ledger, oldest entry first, each entry written
 // "status price_usd error".
-func checkLedger(t *testing.T, app *App, want []string) {
+func checkLedger(t *testing.T, app *caddyotp.App, want []string) {
 	t.Helper()
-	entries, err := app.store.RecentLedger(context.Background(), "login", 10)
+	entries, err := app.StoreForTest().RecentLedger(context.Background(), "login", 10)
 	if err != nil {
 		t.Fatal(err)
 	}

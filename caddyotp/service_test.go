@@ -1,6 +1,8 @@
-package caddyotp
+package caddyotp_test
 
 import (
+	"github.com/caddyotp/caddyotp/caddyotp"
+
 	"context"
 	"errors"
 	"sync/atomic"
@@ -10,16 +12,17 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )
 
 // checkCounter counts the store's code checks.
 type checkCounter struct {
-	Store
+	caddyotp.Store
 	checks atomic.Int64
 }
 
-func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, lockGroup string, hash []byte, policy LockPolicy) (CheckResult, error) {
+func (s *checkCounter) CheckCode(ctx context.Context, k caddyotp.CodeKey, lockGroup string, hash []byte, policy caddyotp.LockPolicy) (caddyotp.CheckResult, error) {
 	s.checks.Add(1)
 	return s.Store.CheckCode(ctx, k, lockGroup, hash, policy)
 }
@@ -29,10 +32,10 @@ func (s *checkCounter) CheckCode(ctx context.Context, k CodeKey, lockGroup strin
 // invalid_otp, both before the store is touched; a well-formed pair costs exactly one
 // store check.
 func FuzzVerifyInput(f *testing.F) {
-	_, app := newBenchGate(f)
-	counter := &checkCounter{Store: app.store}
-	app.store = counter
-	t := app.template(DefaultTemplate)
+	app := apptest.Start(f, apptest.LogApp(nil))
+	counter := &checkCounter{Store: app.StoreForTest()}
+	app.SetStoreForTest(counter)
+	t := app.Template(caddyotp.DefaultTemplate)
 	for _, s := range [][2]string{
 		{"+447400123456", "123456"}, {"+447400123456", "000000"}, {"+447400123456", "12345"},
 		{"+447400123456", "1234567"}, {"+447400123456", " 123456"}, {"+447400123456", "12345 "},
@@ -47,8 +50,8 @@ func FuzzVerifyInput(f *testing.F) {
 		before := counter.checks.Load()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err := app.Verify(ctx, VerifyRequest{Template: t, Mobile: mobile, Code: code})
-		var e *Error
+		_, err := app.Verify(ctx, caddyotp.VerifyRequest{Template: t, Mobile: mobile, Code: code})
+		var e *caddyotp.Error
 		if !errors.As(err, &e) {
 			tt.Fatalf("Verify(%q, %q): expected an *Error, got %v", mobile, code, err)
 		}
@@ -60,15 +63,15 @@ func FuzzVerifyInput(f *testing.F) {
 		_, perr := phone.Parse(mobile)
 		switch {
 		case perr != nil:
-			if e.Code != CodeInvalidMobile || checked != 0 {
+			if e.Code != caddyotp.CodeInvalidMobile || checked != 0 {
 				tt.Fatalf("Verify(%q, %q): expected invalid_mobile without a store check, got %s after %d", mobile, code, e.Code, checked)
 			}
 		case !wellFormed:
-			if e.Code != CodeInvalidOTP || checked != 0 {
+			if e.Code != caddyotp.CodeInvalidOTP || checked != 0 {
 				tt.Fatalf("Verify(%q, %q): expected invalid_otp without a store check, got %s after %d", mobile, code, e.Code, checked)
 			}
 		default:
-			if e.Code == CodeInvalidOTP || e.Code == CodeInvalidMobile || checked != 1 {
+			if e.Code == caddyotp.CodeInvalidOTP || e.Code == caddyotp.CodeInvalidMobile || checked != 1 {
 				tt.Fatalf("Verify(%q, %q): expected one store check, got %s after %d", mobile, code, e.Code, checked)
 			}
 		}
@@ -79,22 +82,22 @@ func FuzzVerifyInput(f *testing.F) {
 // the budget it reserves and gives back, the ledger entries it writes. It is also a sender
 // that accepts every SMS, for the Decoy tests, which must not reach the provider.
 type storeSpy struct {
-	Store
+	caddyotp.Store
 	puts, allows, reserves, releases, ledger atomic.Int64
 	sms                                      atomic.Int64
 }
 
-func (s *storeSpy) Allow(ctx context.Context, template string, takes []LimitTake) (Decision, error) {
+func (s *storeSpy) Allow(ctx context.Context, template string, takes []caddyotp.LimitTake) (caddyotp.Decision, error) {
 	s.allows.Add(1)
 	return s.Store.Allow(ctx, template, takes)
 }
 
-func (s *storeSpy) PutCode(ctx context.Context, k CodeKey, hash []byte, attempts int, ttl time.Duration) error {
+func (s *storeSpy) PutCode(ctx context.Context, k caddyotp.CodeKey, hash []byte, attempts int, ttl time.Duration) error {
 	s.puts.Add(1)
 	return s.Store.PutCode(ctx, k, hash, attempts, ttl)
 }
 
-func (s *storeSpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps BudgetCaps) (Decision, error) {
+func (s *storeSpy) ReserveBudget(ctx context.Context, at time.Time, microUSD int64, caps caddyotp.BudgetCaps) (caddyotp.Decision, error) {
 	s.reserves.Add(1)
 	return s.Store.ReserveBudget(ctx, at, microUSD, caps)
 }
@@ -104,32 +107,33 @@ func (s *storeSpy) ReleaseBudget(ctx context.Context, at time.Time, microUSD int
 	return s.Store.ReleaseBudget(ctx, at, microUSD)
 }
 
-func (s *storeSpy) AppendLedger(ctx context.Context, e LedgerEntry) error {
+func (s *storeSpy) AppendLedger(ctx context.Context, e caddyotp.LedgerEntry) error {
 	s.ledger.Add(1)
 	return s.Store.AppendLedger(ctx, e)
 }
 
-func (s *storeSpy) Send(context.Context, SMS) (string, error) {
+func (s *storeSpy) Send(context.Context, caddyotp.SMS) (string, error) {
 	s.sms.Add(1)
 	return "spy-1", nil
 }
 
 // newSpyApp provisions an app (memory store) with the template login and the spy as its
 // store's wrapper and its sender.
-func newSpyApp(t *testing.T, login *Template) (*App, *storeSpy) {
+func newSpyApp(t *testing.T, login *caddyotp.Template) (*caddyotp.App, *storeSpy) {
 	t.Helper()
-	app := logApp(map[string]*Template{"login": login})
-	app.Budget = &Budget{Daily: 10}
-	provisionApp(t, app)
-	spy := &storeSpy{Store: app.store}
-	app.store, app.sender = spy, spy
+	app := apptest.LogApp(map[string]*caddyotp.Template{"login": login})
+	app.Budget = &caddyotp.Budget{Daily: 10}
+	apptest.Provision(t, app)
+	spy := &storeSpy{Store: app.StoreForTest()}
+	app.SetStoreForTest(spy)
+	app.SetSenderForTest(spy)
 	return app, spy
 }
 
 // sendSeries is how many caddy_otp_sms_sends_total series exist.
-func sendSeries(app *App) int {
+func sendSeries(app *caddyotp.App) int {
 	ch := make(chan prometheus.Metric, 16)
-	app.metrics.sends.Collect(ch)
+	app.SendsMetricForTest().Collect(ch)
 	close(ch)
 	return len(ch)
 }
@@ -139,12 +143,12 @@ func sendSeries(app *App) int {
 // the ledger or counting an SMS.
 func TestSendDecoy(t *testing.T) {
 	resend := caddy.Duration(time.Minute)
-	app, spy := newSpyApp(t, &Template{Resend: &resend, Limits: map[string]LimitConfig{LimitMobile: {Count: 2, Window: caddy.Duration(time.Hour)}}})
-	tmpl := app.template("login")
+	app, spy := newSpyApp(t, &caddyotp.Template{Resend: &resend, Limits: map[string]caddyotp.LimitConfig{caddyotp.LimitMobile: {Count: 2, Window: caddy.Duration(time.Hour)}}})
+	tmpl := app.Template("login")
 	ctx := context.Background()
 	const mobile = "+447400123456"
 
-	res, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, ClientIP: "192.0.2.1", Decoy: true})
+	res, err := app.Send(ctx, caddyotp.SendRequest{Template: tmpl, Mobile: mobile, ClientIP: "192.0.2.1", Decoy: true})
 	if err != nil || res.Mobile != mobile || res.MessageID != "" {
 		t.Fatalf("expected a decoy send without a message id, got %+v, %v", res, err)
 	}
@@ -161,32 +165,32 @@ func TestSendDecoy(t *testing.T) {
 	if n := sendSeries(app); n != 0 {
 		t.Errorf("expected no caddy_otp_sms_sends_total series, got %d", n)
 	}
-	if entries, err := app.store.RecentLedger(ctx, "login", 10); err != nil || len(entries) != 0 {
+	if entries, err := app.StoreForTest().RecentLedger(ctx, "login", 10); err != nil || len(entries) != 0 {
 		t.Errorf("expected an empty ledger, got %+v, %v", entries, err)
 	}
 
 	// The code is live: a wrong code counts down as for a real one, and no code of the
 	// template's shape is the right one.
 	for _, code := range []string{"000000", "123456", "999999"} {
-		_, err := app.Verify(ctx, VerifyRequest{Template: tmpl, Mobile: mobile, Code: code})
-		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeOTPIncorrect {
+		_, err := app.Verify(ctx, caddyotp.VerifyRequest{Template: tmpl, Mobile: mobile, Code: code})
+		var e *caddyotp.Error
+		if !errors.As(err, &e) || e.Code != caddyotp.CodeOTPIncorrect {
 			t.Fatalf("code %s: expected otp_incorrect, got %v", code, err)
 		}
 	}
 
 	// The resend interval was claimed.
-	_, err = app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
-	if e, ok := err.(*Error); !ok || e.Code != CodeResendTooSoon {
+	_, err = app.Send(ctx, caddyotp.SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
+	if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeResendTooSoon {
 		t.Errorf("expected resend_too_soon for a second decoy send, got %v", err)
 	}
 	// The mobile limit was taken: one more send fits, a decoy or not, then none.
 	*tmpl.Resend = 0
-	if _, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile}); err != nil {
+	if _, err := app.Send(ctx, caddyotp.SendRequest{Template: tmpl, Mobile: mobile}); err != nil {
 		t.Fatalf("expected the second send within the limit, got %v", err)
 	}
-	_, err = app.Send(ctx, SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
-	if e, ok := err.(*Error); !ok || e.Code != CodeRateLimited {
+	_, err = app.Send(ctx, caddyotp.SendRequest{Template: tmpl, Mobile: mobile, Decoy: true})
+	if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeRateLimited {
 		t.Errorf("expected rate_limited for a third send, got %v", err)
 	}
 	if spy.sms.Load() != 1 || spy.ledger.Load() != 1 {
@@ -197,9 +201,9 @@ func TestSendDecoy(t *testing.T) {
 // TestSendDecoyNotAllowedCountry: a decoy is refused for a country the template refuses,
 // as a real send is, and stores nothing.
 func TestSendDecoyNotAllowedCountry(t *testing.T) {
-	app, spy := newSpyApp(t, &Template{Countries: []string{"US"}})
-	_, err := app.Send(context.Background(), SendRequest{Template: app.template("login"), Mobile: "+447400123456", Decoy: true})
-	if e, ok := err.(*Error); !ok || e.Code != CodeCountryNotAllowed {
+	app, spy := newSpyApp(t, &caddyotp.Template{Countries: []string{"US"}})
+	_, err := app.Send(context.Background(), caddyotp.SendRequest{Template: app.Template("login"), Mobile: "+447400123456", Decoy: true})
+	if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeCountryNotAllowed {
 		t.Errorf("expected country_not_allowed, got %v", err)
 	}
 	if spy.puts.Load() != 0 {
@@ -212,20 +216,20 @@ func TestSendDecoyNotAllowedCountry(t *testing.T) {
 // from an allowed one.
 func TestSendDecoySpentBudget(t *testing.T) {
 	resend := caddy.Duration(0)
-	app, spy := newSpyApp(t, &Template{Resend: &resend})
-	app.Budget = &Budget{Daily: 0.01} // less than one SMS
-	tmpl := app.template("login")
+	app, spy := newSpyApp(t, &caddyotp.Template{Resend: &resend})
+	app.Budget = &caddyotp.Budget{Daily: 0.01} // less than one SMS
+	tmpl := app.Template("login")
 	ctx := context.Background()
 	for _, tc := range []struct {
 		mobile string
 		decoy  bool
 	}{{"+447400123456", false}, {"+447400123457", true}} {
-		_, err := app.Send(ctx, SendRequest{Template: tmpl, Mobile: tc.mobile, Decoy: tc.decoy})
-		if e, ok := err.(*Error); !ok || e.Code != CodeBudgetExhausted {
+		_, err := app.Send(ctx, caddyotp.SendRequest{Template: tmpl, Mobile: tc.mobile, Decoy: tc.decoy})
+		if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeBudgetExhausted {
 			t.Fatalf("decoy %v: expected budget_exhausted, got %v", tc.decoy, err)
 		}
-		_, err = app.Verify(ctx, VerifyRequest{Template: tmpl, Mobile: tc.mobile, Code: "123456"})
-		if e, ok := err.(*Error); !ok || e.Code != CodeOTPExpired {
+		_, err = app.Verify(ctx, caddyotp.VerifyRequest{Template: tmpl, Mobile: tc.mobile, Code: "123456"})
+		if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeOTPExpired {
 			t.Errorf("decoy %v: expected no live code (otp_expired), got %v", tc.decoy, err)
 		}
 	}

@@ -17,14 +17,14 @@ import (
 
 // Session limits (NIST SP 800-63B AAL2) and the challenge's lifetime.
 const (
-	defaultSessionLife = 8 * time.Hour
-	maxSessionLife     = 12 * time.Hour
-	defaultIdle        = 30 * time.Minute
-	maxIdle            = 30 * time.Minute
-	challengeLife      = 15 * time.Minute
-	// seenRefresh is how stale a token's last-seen time may get before the gate sends a
+	DefaultSessionLife = 8 * time.Hour
+	MaxSessionLife     = 12 * time.Hour
+	DefaultIdle        = 30 * time.Minute
+	MaxIdle            = 30 * time.Minute
+	ChallengeLife      = 15 * time.Minute
+	// SeenRefresh is how stale a token's last-seen time may get before the gate sends a
 	// fresh cookie; the idle limit is therefore enforced to within this much.
-	seenRefresh = time.Minute
+	SeenRefresh = time.Minute
 )
 
 // sessionClaims and challengeClaims are the gate's two tokens (the format lives in the
@@ -162,7 +162,7 @@ func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (cha
 		return challengeClaims{}, err
 	}
 	age := now.Unix() - c.Created
-	if c.Realm != realm || age < -60 || age > int64(challengeLife/time.Second) {
+	if c.Realm != realm || age < -60 || age > int64(ChallengeLife/time.Second) {
 		return challengeClaims{}, errSessionInvalid
 	}
 	return c, nil

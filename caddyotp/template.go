@@ -176,8 +176,8 @@ func (t *Template) validate() error {
 	}
 	if r := time.Duration(*t.Resend); r < 0 || r > maxResend {
 		return fmt.Errorf("resend %s is outside 0s..%s", r, maxResend)
-	} else if r > 0 && r < minResend {
-		return fmt.Errorf("resend %s is below %s; use 0s to turn the interval off", r, minResend)
+	} else if r > 0 && r < MinResend {
+		return fmt.Errorf("resend %s is below %s; use 0s to turn the interval off", r, MinResend)
 	}
 	if t.Key != "" && len(t.Key) < 16 {
 		return fmt.Errorf("key is too short: at least 16 characters")

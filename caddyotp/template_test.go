@@ -1,6 +1,10 @@
-package caddyotp
+package caddyotp_test
 
 import (
+	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
+	"github.com/caddyotp/caddyotp/internal/testcaddy"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -12,43 +16,43 @@ import (
 // TestBounds: the security bounds (SECURITY.md, "Defaults") fail at provision, and the
 // defaults are what SECURITY.md says.
 func TestBounds(t *testing.T) {
-	def := new(Template)
-	def.provision("login", caddy.NewReplacer())
+	def := new(caddyotp.Template)
+	def.ProvisionForTest("login")
 	if def.Length != 6 || time.Duration(def.TTL) != 5*time.Minute || def.Attempts != 5 || time.Duration(*def.Resend) != time.Minute {
 		t.Errorf("expected defaults length 6, ttl 5m, attempts 5, resend 60s, got %d, %s, %d, %s",
 			def.Length, time.Duration(def.TTL), def.Attempts, time.Duration(*def.Resend))
 	}
-	if err := def.validate(); err != nil {
+	if err := def.ValidateForTest(); err != nil {
 		t.Fatalf("expected the defaults to validate, got %v", err)
 	}
 	for _, tt := range []struct {
 		name string
-		set  func(*Template)
+		set  func(*caddyotp.Template)
 		want string
 	}{
-		{"length 5", func(t *Template) { t.Length = 5 }, "length 5 is outside 6..10"},
-		{"length 11", func(t *Template) { t.Length = 11 }, "length 11 is outside 6..10"},
-		{"ttl 10m1s", func(t *Template) { t.TTL = caddy.Duration(10*time.Minute + time.Second) }, "ttl 10m1s is outside"},
-		{"attempts 11", func(t *Template) { t.Attempts = 11 }, "attempts 11 is outside"},
-		{"resend 500ms", func(t *Template) { d := caddy.Duration(500 * time.Millisecond); t.Resend = &d }, "resend 500ms is below 1s"},
-		{"resend 1ns", func(t *Template) { d := caddy.Duration(1); t.Resend = &d }, "resend 1ns is below 1s"},
-		{"resend -1s", func(t *Template) { d := caddy.Duration(-time.Second); t.Resend = &d }, "resend -1s is outside"},
-		{"lock_group with a space", func(t *Template) { t.LockGroup = "a b" }, `lock_group "a b": letters, digits`},
-		{"lock_group of 65", func(t *Template) { t.LockGroup = strings.Repeat("g", 65) }, "lock_group"},
+		{"length 5", func(t *caddyotp.Template) { t.Length = 5 }, "length 5 is outside 6..10"},
+		{"length 11", func(t *caddyotp.Template) { t.Length = 11 }, "length 11 is outside 6..10"},
+		{"ttl 10m1s", func(t *caddyotp.Template) { t.TTL = caddy.Duration(10*time.Minute + time.Second) }, "ttl 10m1s is outside"},
+		{"attempts 11", func(t *caddyotp.Template) { t.Attempts = 11 }, "attempts 11 is outside"},
+		{"resend 500ms", func(t *caddyotp.Template) { d := caddy.Duration(500 * time.Millisecond); t.Resend = &d }, "resend 500ms is below 1s"},
+		{"resend 1ns", func(t *caddyotp.Template) { d := caddy.Duration(1); t.Resend = &d }, "resend 1ns is below 1s"},
+		{"resend -1s", func(t *caddyotp.Template) { d := caddy.Duration(-time.Second); t.Resend = &d }, "resend -1s is outside"},
+		{"lock_group with a space", func(t *caddyotp.Template) { t.LockGroup = "a b" }, `lock_group "a b": letters, digits`},
+		{"lock_group of 65", func(t *caddyotp.Template) { t.LockGroup = strings.Repeat("g", 65) }, "lock_group"},
 	} {
-		tmpl := new(Template)
+		tmpl := new(caddyotp.Template)
 		tt.set(tmpl)
-		tmpl.provision("login", caddy.NewReplacer())
-		if err := tmpl.validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+		tmpl.ProvisionForTest("login")
+		if err := tmpl.ValidateForTest(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: expected an error containing %q, got %v", tt.name, tt.want, err)
 		}
 	}
 
-	_, app := newBenchGate(t)
-	if app.Lockout.Ceiling != 100 || app.policy.Ceiling != 100 {
-		t.Errorf("expected the lockout ceiling 100 by default, got %d (policy %d)", app.Lockout.Ceiling, app.policy.Ceiling)
+	app := apptest.Start(t, apptest.LogApp(nil))
+	if app.Lockout.Ceiling != 100 || app.PolicyForTest().Ceiling != 100 {
+		t.Errorf("expected the lockout ceiling 100 by default, got %d (policy %d)", app.Lockout.Ceiling, app.PolicyForTest().Ceiling)
 	}
-	if g := app.template(DefaultTemplate).lockGroup; g != DefaultTemplate {
+	if g := app.Template(caddyotp.DefaultTemplate).LockGroupForTest(); g != caddyotp.DefaultTemplate {
 		t.Errorf("expected a template's lock group to be its name by default, got %q", g)
 	}
 	for _, ceiling := range []int{-1, 101} {
@@ -60,24 +64,6 @@ func TestBounds(t *testing.T) {
 			t.Errorf("ceiling %d: expected an error naming the lockout ceiling, got %v", ceiling, err)
 		}
 		app.Lockout = saved
-	}
-	g := &Gate{AllowAny: true}
-	g.setup(app)
-	if time.Duration(g.Session) != 8*time.Hour || time.Duration(g.Idle) != 30*time.Minute {
-		t.Errorf("expected session 8h and idle 30m by default, got %s and %s", time.Duration(g.Session), time.Duration(g.Idle))
-	}
-	for _, tt := range []struct {
-		session, idle time.Duration
-		want          string
-	}{
-		{12*time.Hour + time.Second, 0, "session 12h0m1s is outside 1m..12h"},
-		{0, 30*time.Minute + time.Second, "idle 30m1s is outside 1m..30m"},
-	} {
-		g := &Gate{AllowAny: true, Session: caddy.Duration(tt.session), Idle: caddy.Duration(tt.idle)}
-		g.setup(app)
-		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("expected an error containing %q, got %v", tt.want, err)
-		}
 	}
 	lo := *app.Lockout
 	if lo.After != 20 || time.Duration(lo.Base) != 15*time.Minute || time.Duration(lo.Max) != 24*time.Hour {
@@ -99,8 +85,8 @@ func TestResendBelowOneSecondFailsAtProvision(t *testing.T) {
 		{time.Second, ""},
 	} {
 		r := caddy.Duration(tt.resend)
-		app := logApp(map[string]*Template{"login": {Resend: &r}})
-		err := app.Provision(caddyContext(t))
+		app := apptest.LogApp(map[string]*caddyotp.Template{"login": {Resend: &r}})
+		err := app.Provision(testcaddy.Context(t))
 		if err == nil {
 			err = app.Validate()
 		}

@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"time"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
+)
+
+// redisKeys is the one place that names Redis keys. All keys of one mobile share the hash
+// tag {<mobile>}, all limits of one template share {lim:<template>} (one script takes them
+// all at once), the budget keys share {budget}, and every ledger has a tag of its own, so
+// that each script touches a single Cluster slot.
+type redisKeys struct {
+	prefix string
+}
+
+// mobileTag is the common start of every key of one mobile.
+func (k redisKeys) mobileTag(mobile string) string {
+	return k.prefix + "{" + mobile + "}"
+}
+
+// code holds a live code: a hash with h (the code's keyed hash) and a (attempts left).
+func (k redisKeys) code(c caddyotp.CodeKey) string {
+	return k.mobileTag(c.Mobile) + ":code:" + c.Template
+}
+
+// cooldown holds the nonce of the send whose resend interval is running.
+func (k redisKeys) cooldown(c caddyotp.CodeKey) string {
+	return k.mobileTag(c.Mobile) + ":cool:" + c.Template
+}
+
+// failures counts the mobile's current run of wrong codes in a lock group (the templates
+// that share locks).
+func (k redisKeys) failures(group, mobile string) string {
+	return k.mobileTag(mobile) + ":fail:" + group
+}
+
+// lock exists while the mobile is locked in a lock group.
+func (k redisKeys) lock(group, mobile string) string {
+	return k.mobileTag(mobile) + ":lock:" + group
+}
+
+// locks counts the locks of the current run in a lock group, which sets the next lock's
+// length.
+func (k redisKeys) locks(group, mobile string) string {
+	return k.mobileTag(mobile) + ":locks:" + group
+}
+
+// limit holds the GCRA theoretical arrival time of one limit of a template. The template
+// limit puts every send of a template on one key anyway, so the common tag adds no hot spot.
+func (k redisKeys) limit(template string, tk caddyotp.LimitTake) string {
+	return k.prefix + "{lim:" + template + "}:" + tk.Kind + ":" + tk.Key
+}
+
+// budgetDay and budgetMonth hold the micro-USD reserved in the UTC day and month of at.
+func (k redisKeys) budgetDay(at time.Time) string {
+	return k.prefix + "{budget}:d:" + at.UTC().Format("2006-01-02")
+}
+
+func (k redisKeys) budgetMonth(at time.Time) string {
+	return k.prefix + "{budget}:m:" + at.UTC().Format("2006-01")
+}
+
+// ledger is the template's SMS ledger, a stream.
+func (k redisKeys) ledger(template string) string {
+	return k.prefix + "{ledger:" + template + "}"
+}
+
+// revokedSessions holds the gate sessions revoked before their absolute expiry: a sorted
+// set of session ids, each scored with the end of its revocation in Unix milliseconds.
+func (k redisKeys) revokedSessions() string {
+	return k.prefix + "{sessions}:revoked"
+}
+
+// revocations is the Pub/Sub channel on which each revocation is announced as
+// "<id> <until in Unix ms>". A channel is not a key: it needs no hash tag.
+func (k redisKeys) revocations() string {
+	return k.prefix + "revoked"
+}

@@ -1,0 +1,143 @@
+package caddyotp
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The rules every Store keeps, so that the memory and Redis stores, and any store written
+// outside this module, behave the same: the bounds they keep and the arguments they refuse.
+
+const (
+	// MinResend is the shortest resend interval a store starts (a zero interval starts none).
+	MinResend = time.Second
+	// LedgerKeep is how many entries a template's ledger keeps at least.
+	LedgerKeep = 10000
+	// LedgerTTL is how long a ledger lives after its last entry.
+	LedgerTTL = 35 * 24 * time.Hour
+	// BudgetDayTTL and BudgetMonthTTL keep a period's spend a little past its end.
+	BudgetDayTTL   = 48 * time.Hour
+	BudgetMonthTTL = 35 * 24 * time.Hour
+)
+
+// ErrInvalidArgument marks a call a store refuses to run because its arguments make no
+// sense; it is a programming or configuration error, not the store being unavailable.
+var ErrInvalidArgument = errors.New("invalid store argument")
+
+func CheckCodeArgs(hash []byte, attempts int, ttl time.Duration) error {
+	switch {
+	case len(hash) == 0:
+		return fmt.Errorf("%w: empty code hash", ErrInvalidArgument)
+	case attempts < 1:
+		return fmt.Errorf("%w: attempts %d below 1", ErrInvalidArgument, attempts)
+	case ttl < time.Millisecond:
+		return fmt.Errorf("%w: code ttl %s below 1ms", ErrInvalidArgument, ttl)
+	}
+	return nil
+}
+
+// MaxRevocation bounds how far ahead a revocation may end: a gate session lives at most
+// 12h, and an hour more allows for instances whose clocks disagree.
+const MaxRevocation = 13 * time.Hour
+
+// CheckRevocation checks RevokeSession's arguments. The id is not echoed: it names a live
+// session.
+func CheckRevocation(id string, until, now time.Time) error {
+	switch {
+	case !IsSessionID(id):
+		return fmt.Errorf("%w: session id is not 32 lower-case hex digits", ErrInvalidArgument)
+	case !until.After(now):
+		return fmt.Errorf("%w: revocation ends at %s, not in the future", ErrInvalidArgument, until.UTC().Format(time.RFC3339))
+	case until.Sub(now) > MaxRevocation:
+		return fmt.Errorf("%w: revocation ends at %s, more than %s away", ErrInvalidArgument, until.UTC().Format(time.RFC3339), MaxRevocation)
+	}
+	return nil
+}
+
+// IsSessionID reports whether id is a gate session id: 32 lower-case hex digits.
+func IsSessionID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// RevocationEnd is until rounded up to the millisecond, as Redis keeps it, so that both
+// stores deliver the same time and a revocation never ends before the session.
+func RevocationEnd(until time.Time) time.Time {
+	t := time.UnixMilli(until.UnixMilli())
+	if t.Before(until) {
+		t = t.Add(time.Millisecond)
+	}
+	return t
+}
+
+// NormalizeLockPolicy checks p; a Max below Base means locks of Base.
+func NormalizeLockPolicy(p LockPolicy) (LockPolicy, error) {
+	switch {
+	case p.After < 0:
+		return p, fmt.Errorf("%w: lock after %d failures", ErrInvalidArgument, p.After)
+	case p.Window < time.Millisecond:
+		return p, fmt.Errorf("%w: failure window %s below 1ms", ErrInvalidArgument, p.Window)
+	case p.After > 0 && p.Base < time.Millisecond:
+		return p, fmt.Errorf("%w: lock %s below 1ms", ErrInvalidArgument, p.Base)
+	case p.Ceiling < 0:
+		return p, fmt.Errorf("%w: ceiling of %d failures", ErrInvalidArgument, p.Ceiling)
+	}
+	p.Max = max(p.Max, p.Base)
+	return p, nil
+}
+
+// LockLength is the length of the n-th lock of a run: Base doubled n-1 times, at most Max.
+func LockLength(p LockPolicy, n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Max; i++ {
+		d *= 2
+	}
+	return min(d, p.Max)
+}
+
+// CheckLockGroup refuses an empty lock group: the service always names one (by default
+// the template's name), so an empty one is a bug that would merge every group.
+func CheckLockGroup(group string) error {
+	if group == "" {
+		return fmt.Errorf("%w: empty lock group", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func CheckLimit(l Limit) error {
+	if l.Count < 1 || l.Window < time.Millisecond {
+		return fmt.Errorf("%w: limit of %d in %s", ErrInvalidArgument, l.Count, l.Window)
+	}
+	return nil
+}
+
+func CheckBudgetArgs(microUSD int64, caps BudgetCaps) error {
+	if microUSD < 0 || caps.DailyMicroUSD < 0 || caps.MonthlyMicroUSD < 0 {
+		return fmt.Errorf("%w: negative budget amount", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// BudgetPeriods names the UTC day and month of at.
+func BudgetPeriods(at time.Time) (day, month string) {
+	at = at.UTC()
+	return "d:" + at.Format("2006-01-02"), "m:" + at.Format("2006-01")
+}
+
+// BudgetRetryAfter is the time from at to the start of the next UTC day, or month.
+func BudgetRetryAfter(at time.Time, month bool) time.Duration {
+	u := at.UTC()
+	next := time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
+	if month {
+		next = time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return next.Sub(u)
+}

@@ -1,0 +1,107 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
+)
+
+// Benchmark measures the store operations that one send or one verification costs, each as
+// a sub-benchmark of b: run it from a store's own benchmark, as in
+//
+//	func BenchmarkStore(b *testing.B) { storetest.Benchmark(b, newStore) }
+//
+// newStore makes an empty store for each sub-benchmark.
+func Benchmark(b *testing.B, newStore func(b *testing.B) caddyotp.Store) {
+	b.Run("PutCode", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		hash := CodeHash(caddyotp.CodeKey{Template: "t", Mobile: Mobile}, "123456")
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if err := s.PutCode(ctx, caddyotp.CodeKey{Template: "t", Mobile: BenchMobile(i % 10_000)}, hash, 5, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("CheckCodeRight", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		k := caddyotp.CodeKey{Template: "t", Mobile: Mobile}
+		hash := CodeHash(k, "123456")
+		b.ReportAllocs()
+		for b.Loop() {
+			// The put is part of the loop: a right code consumes the code.
+			if err := s.PutCode(ctx, k, hash, 5, time.Minute); err != nil {
+				b.Fatal(err)
+			}
+			res, err := s.CheckCode(ctx, k, k.Template, hash, LenientPolicy)
+			if err != nil || res.Outcome != caddyotp.OutcomeVerified {
+				b.Fatalf("expected verified, got %v (%v)", res.Outcome, err)
+			}
+		}
+	})
+	b.Run("CheckCodeWrong", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		const mobiles = 10_000
+		for i := range mobiles {
+			k := caddyotp.CodeKey{Template: "t", Mobile: BenchMobile(i)}
+			if err := s.PutCode(ctx, k, CodeHash(k, "123456"), 10, 10*time.Minute); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wrong := CodeHash(caddyotp.CodeKey{Template: "t", Mobile: Mobile}, "654321")
+		policy := caddyotp.LockPolicy{After: 100, Base: time.Minute, Max: time.Hour, Window: time.Hour}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			// Each mobile takes at most a few wrong codes, so most answers are "incorrect";
+			// past the code's attempts it is "expired", which costs the same script.
+			if _, err := s.CheckCode(ctx, caddyotp.CodeKey{Template: "t", Mobile: BenchMobile(i % mobiles)}, "t", wrong, policy); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ClaimSend", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			d, err := s.ClaimSend(ctx, caddyotp.CodeKey{Template: "t", Mobile: BenchMobile(i)}, "t", "n"+strconv.Itoa(i), time.Minute)
+			if err != nil || !d.Allowed {
+				b.Fatalf("expected allowed, got %+v (%v)", d, err)
+			}
+		}
+	})
+	b.Run("Allow", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		l := caddyotp.Limit{Count: 1_000_000_000, Window: time.Hour}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.Allow(ctx, "t", []caddyotp.LimitTake{{Kind: caddyotp.LimitIP, Key: "127.0.0." + strconv.Itoa(i%256), Limit: l}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ReserveBudget", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		caps := caddyotp.BudgetCaps{DailyMicroUSD: 1 << 60, MonthlyMicroUSD: 1 << 61}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := s.ReserveBudget(ctx, time.Now(), 46_300, caps); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchMobile is the i-th of a range of distinct valid UK mobiles.
+func BenchMobile(i int) string {
+	return fmt.Sprintf("+4474%08d", i%100_000_000)
+}
