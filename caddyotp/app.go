@@ -1,3 +1,9 @@
+// Package caddyotp is the host of the caddyotp plugin: the `otp` app and its service (send
+// a code, verify a code, gate sessions, the SMS ledger), the contracts its guests fill
+// (Store in the otp.stores namespace, Sender in otp.senders), templates, limits, errors,
+// metrics and the `otp` global option. It imports no provider SDK and no database client:
+// the stores (memorystore, redisstore) and senders (logsender, snssender) are packages of
+// their own, and the handlers (otpgate, otpapi) use only the exported API.
 package caddyotp
 
 import (

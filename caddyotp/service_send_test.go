@@ -1,8 +1,6 @@
 package caddyotp_test
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 // scriptedSender answers the n-th attempt with the n-th step of its script and records the

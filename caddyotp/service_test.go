@@ -1,8 +1,6 @@
 package caddyotp_test
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	"errors"
 	"sync/atomic"
@@ -12,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/caddyotp/caddyotp/caddyotp"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )

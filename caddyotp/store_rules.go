@@ -25,6 +25,7 @@ const (
 // sense; it is a programming or configuration error, not the store being unavailable.
 var ErrInvalidArgument = errors.New("invalid store argument")
 
+// CheckCodeArgs checks PutCode's arguments: a hash, at least one attempt, a ttl of 1ms or more.
 func CheckCodeArgs(hash []byte, attempts int, ttl time.Duration) error {
 	switch {
 	case len(hash) == 0:
@@ -112,6 +113,7 @@ func CheckLockGroup(group string) error {
 	return nil
 }
 
+// CheckLimit checks one limit of Allow: a count of at least one in a window of 1ms or more.
 func CheckLimit(l Limit) error {
 	if l.Count < 1 || l.Window < time.Millisecond {
 		return fmt.Errorf("%w: limit of %d in %s", ErrInvalidArgument, l.Count, l.Window)
@@ -119,6 +121,7 @@ func CheckLimit(l Limit) error {
 	return nil
 }
 
+// CheckBudgetArgs checks ReserveBudget's and ReleaseBudget's amounts: none negative.
 func CheckBudgetArgs(microUSD int64, caps BudgetCaps) error {
 	if microUSD < 0 || caps.DailyMicroUSD < 0 || caps.MonthlyMicroUSD < 0 {
 		return fmt.Errorf("%w: negative budget amount", ErrInvalidArgument)

@@ -1,8 +1,8 @@
+// Package logsender is the otp.senders.log guest: it writes each SMS to the log instead of
+// sending it, for development.
 package logsender
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 func init() {

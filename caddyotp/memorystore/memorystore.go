@@ -1,8 +1,8 @@
+// Package memorystore is the otp.stores.memory guest: codes, limits, locks, the budget and
+// the ledger in this process's memory, for a single Caddy instance.
 package memorystore
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddyotp/caddyotp/caddyotp"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/ttlmap"
 )
 

@@ -1,3 +1,5 @@
+// Package otpapi is the `otp_api` handler (http.handlers.otp_api): the otp app's service as
+// a JSON API, over the app's exported API only.
 package otpapi
 
 import (

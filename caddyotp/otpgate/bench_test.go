@@ -1,9 +1,10 @@
 package otpgate
 
 import (
+	"go.uber.org/zap"
+
 	"github.com/caddyotp/caddyotp/caddyotp"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
-	"go.uber.org/zap"
 
 	"net/http"
 	"net/http/httptest"

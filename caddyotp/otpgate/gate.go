@@ -1,3 +1,5 @@
+// Package otpgate is the `otp_gate` handler (http.handlers.otp_gate): an SMS code in front
+// of any route, with challenge pages and signed sessions, over the app's exported API only.
 package otpgate
 
 import (

@@ -1,8 +1,6 @@
 package redisstore
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -10,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 // The scripts; redis.Script sends EVALSHA and falls back to EVAL after a Redis restart

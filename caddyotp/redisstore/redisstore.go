@@ -1,8 +1,8 @@
+// Package redisstore is the otp.stores.redis guest: the store shared by every Caddy instance
+// on one Redis (single server, Sentinel or Cluster), each step one Lua script.
 package redisstore
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"crypto/sha256"
 	"crypto/tls"
 	_ "embed"
@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 func init() {

@@ -1,8 +1,6 @@
 package redisstore
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	_ "embed"
 	"errors"
@@ -14,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 // The revocation feed's timings. A feed that has been silent for revocationSilence (no

@@ -1,8 +1,8 @@
+// Package snssender is the otp.senders.sns guest: SMS through Amazon SNS Publish. It alone
+// knows SNS's errors, and tells the service what they mean through caddyotp.SendError.
 package snssender
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp"
-
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +21,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
 func init() {

@@ -1,3 +1,6 @@
+// Package storetest is the conformance suite every caddyotp.Store passes, in this module
+// or outside it: Run(t, newStore) from the store's own tests, and Benchmark(b, newStore)
+// for the cost of each operation.
 package storetest
 
 import (

@@ -1,3 +1,5 @@
+// Package caddyfilex reads the Caddyfile arguments the host and the handlers share: one
+// value, a whole number, a decimal, a duration, each with an error that names the word.
 package caddyfilex
 
 import (
@@ -7,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
+// OneArg reads the one value of the current word into dst.
 func OneArg(d *caddyfile.Dispenser, dst *string) error {
 	word := d.Val()
 	if !d.NextArg() {
@@ -19,6 +22,7 @@ func OneArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
+// IntArg reads the one whole-number value of the current word into dst.
 func IntArg(d *caddyfile.Dispenser, dst *int) error {
 	word := d.Val()
 	var s string
@@ -33,6 +37,7 @@ func IntArg(d *caddyfile.Dispenser, dst *int) error {
 	return nil
 }
 
+// FloatArg reads the one decimal value of the current word.
 func FloatArg(d *caddyfile.Dispenser) (float64, error) {
 	word := d.Val()
 	var s string
@@ -46,6 +51,7 @@ func FloatArg(d *caddyfile.Dispenser) (float64, error) {
 	return v, nil
 }
 
+// DurationArg reads the one duration value of the current word (Caddy's syntax: 90s, 1d).
 func DurationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	word := d.Val()
 	var s string

@@ -1,3 +1,5 @@
+// Package httpx is what both handlers share on the HTTP side: the JSON error body, the
+// security headers, the client's address and bounded, strict request bodies.
 package httpx
 
 import (

@@ -1,0 +1,33 @@
+package caddyotp
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestHostImportsNoGuest: the host package depends on no provider SDK, no database client
+// and none of its guests or handlers, so that those stay swappable and the host small.
+func TestHostImportsNoGuest(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("expected the host's dependency list, got %q", out)
+	}
+	forbidden := []string{
+		"github.com/aws/", "github.com/redis/",
+		"github.com/caddyotp/caddyotp/caddyotp/memorystore", "github.com/caddyotp/caddyotp/caddyotp/redisstore",
+		"github.com/caddyotp/caddyotp/caddyotp/logsender", "github.com/caddyotp/caddyotp/caddyotp/snssender",
+		"github.com/caddyotp/caddyotp/caddyotp/otpgate", "github.com/caddyotp/caddyotp/caddyotp/otpapi",
+	}
+	for _, d := range deps {
+		for _, f := range forbidden {
+			if strings.HasPrefix(d, f) {
+				t.Errorf("expected the host not to depend on %s, it does (%s)", f, d)
+			}
+		}
+	}
+}
