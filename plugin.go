@@ -1,7 +1,8 @@
 // Package caddyotp puts SMS one-time passwords in front of any Caddy route. Importing it
 // (xcaddy build --with github.com/caddyotp/caddyotp) registers every module, as Caddy's
-// modules/standard does: the otp app (the host, in the caddyotp sub-package), its stores
-// and senders (guests, one package each), and the otp_gate and otp_api handlers.
+// modules/standard does: the otp app (the host, in the caddyotp sub-package), its stores,
+// senders and delivery report readers (guests, one package each), and the otp_gate and
+// otp_api handlers.
 package caddyotp
 
 import (
@@ -13,8 +14,13 @@ import (
 	_ "github.com/caddyotp/caddyotp/caddyotp/redisstore"
 
 	// Senders: otp.senders.*
+	_ "github.com/caddyotp/caddyotp/caddyotp/eumsender"
 	_ "github.com/caddyotp/caddyotp/caddyotp/logsender"
 	_ "github.com/caddyotp/caddyotp/caddyotp/snssender"
+
+	// Delivery report readers: otp.reports.*
+	_ "github.com/caddyotp/caddyotp/caddyotp/logsreports"
+	_ "github.com/caddyotp/caddyotp/caddyotp/sqsreports"
 
 	// Handlers: http.handlers.otp_gate and http.handlers.otp_api
 	_ "github.com/caddyotp/caddyotp/caddyotp/otpapi"

@@ -52,6 +52,12 @@ type App struct {
 	// development). Required.
 	SenderRaw json.RawMessage `json:"sender,omitempty" caddy:"namespace=otp.senders inline_key=sender"`
 
+	// Readers of the providers' delivery reports, modules in the otp.reports namespace
+	// (`sqs`, `cloudwatch_logs`): they give the ledger each SMS's outcome and billed price,
+	// and correct the budget by what was billed. Default: none (the ledger keeps the
+	// estimates)
+	ReportsRaw []json.RawMessage `json:"reports,omitempty" caddy:"namespace=otp.reports inline_key=reporter"`
+
 	// The templates by name. A template named `default` always exists; it is used where no
 	// template is named. Default: `default` with the defaults of a template.
 	Templates map[string]*Template `json:"templates,omitempty"`
@@ -73,6 +79,9 @@ type App struct {
 	secret    []byte
 	store     Store
 	sender    Sender
+	provider  string         // the sender's module name, for the ledger
+	feedback  FeedbackSender // the sender, when it wants feedback
+	reporters []Reporter
 	templates map[string]*Template
 	keyed     []*Template // the templates with an API key, for otp_api
 	policy    LockPolicy
@@ -132,13 +141,33 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.store = mod.(Store)
 
 	if a.SenderRaw == nil {
-		return errors.New("no sender configured: add `sender sns { … }` (or `sender log` for development) to the otp global option")
+		return errors.New("no sender configured: add `sender eum { … }` or `sender sns { … }` (or `sender log` for development) to the otp global option")
 	}
 	mod, err = ctx.LoadModule(a, "SenderRaw")
 	if err != nil {
 		return fmt.Errorf("loading sender: %w", err)
 	}
 	a.sender = mod.(Sender)
+	a.provider = caddy.GetModuleName(a.sender)
+	if fs, ok := a.sender.(FeedbackSender); ok && fs.WantsFeedback() {
+		a.feedback = fs
+	}
+
+	if a.ReportsRaw != nil {
+		mods, err := ctx.LoadModule(a, "ReportsRaw")
+		if err != nil {
+			return fmt.Errorf("loading reports: %w", err)
+		}
+		seen := map[string]bool{}
+		for _, m := range mods.([]any) {
+			r := m.(Reporter)
+			if seen[r.ReporterKey()] {
+				return fmt.Errorf("reports: %s %s is given more than once", caddy.GetModuleName(r), r.ReporterKey())
+			}
+			seen[r.ReporterKey()] = true
+			a.reporters = append(a.reporters, r)
+		}
+	}
 
 	a.Secret = repl.ReplaceKnown(a.Secret, "")
 	a.secret = []byte(a.Secret)
@@ -283,14 +312,17 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start follows the store's session revocations.
+// Start follows the store's session revocations and starts the report readers.
 func (a *App) Start() error {
 	a.sessions.start(a.store, a.logger)
+	a.startReporters()
 	return nil
 }
 
-// Stop waits for the gate's background sends and stops following revocations.
+// Stop waits for the gate's background sends, stops following revocations and lets go of
+// the report readers (a reader the next config keeps goes on).
 func (a *App) Stop() error {
+	a.stopReporters()
 	a.bg.stop()
 	a.sessions.stop()
 	return nil
@@ -358,7 +390,7 @@ func (a *App) budgetCaps() BudgetCaps {
 	return BudgetCaps{DailyMicroUSD: toMicroUSD(a.Budget.Daily), MonthlyMicroUSD: toMicroUSD(a.Budget.Monthly)}
 }
 
-func toMicroUSD(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
+func toMicroUSD(usd float64) int64 { return ToMicroUSD(usd) }
 
 // Interface guards
 var (

@@ -24,6 +24,7 @@ func init() {
 //		previous_secrets <secret...>
 //		store <module> { … }
 //		sender <module> { … }
+//		reports <module> <source> { … }   (repeatable)
 //		send_timeout <duration>
 //		prices {
 //			default <usd>
@@ -68,7 +69,7 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		word := d.Val()
-		if word != "template" {
+		if word != "template" && word != "reports" {
 			if seen[word] {
 				return nil, d.Errf("'%s' is given more than once", word)
 			}
@@ -99,6 +100,16 @@ func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
 			} else {
 				app.SenderRaw = raw
 			}
+		case "reports":
+			if !d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			name := d.Val()
+			unm, err := caddyfile.UnmarshalModule(d, "otp.reports."+name)
+			if err != nil {
+				return nil, err
+			}
+			app.ReportsRaw = append(app.ReportsRaw, caddyconfig.JSONModuleObject(unm, "reporter", name, nil))
 		case "send_timeout":
 			dur, err := caddyfilex.DurationArg(d)
 			if err != nil {

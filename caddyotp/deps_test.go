@@ -21,6 +21,8 @@ func TestHostImportsNoGuest(t *testing.T) {
 		"github.com/aws/", "github.com/redis/",
 		"github.com/caddyotp/caddyotp/caddyotp/memorystore", "github.com/caddyotp/caddyotp/caddyotp/redisstore",
 		"github.com/caddyotp/caddyotp/caddyotp/logsender", "github.com/caddyotp/caddyotp/caddyotp/snssender",
+		"github.com/caddyotp/caddyotp/caddyotp/eumsender", "github.com/caddyotp/caddyotp/caddyotp/sqsreports",
+		"github.com/caddyotp/caddyotp/caddyotp/logsreports",
 		"github.com/caddyotp/caddyotp/caddyotp/otpgate", "github.com/caddyotp/caddyotp/caddyotp/otpapi",
 	}
 	for _, d := range deps {

@@ -17,6 +17,9 @@ type metrics struct {
 	providerErrors *prometheus.CounterVec   // template, kind (retryable|permanent)
 	spend          *prometheus.CounterVec   // template, country
 	sendDuration   *prometheus.HistogramVec // template
+	reports        *prometheus.CounterVec   // template, country, status (delivered|failed)
+	billed         *prometheus.CounterVec   // template, country
+	feedback       *prometheus.CounterVec   // provider
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -44,6 +47,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "send_duration_seconds", Help: "Time at the provider per send, all attempts, by template.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30}},
 			[]string{"template"}),
+		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "sms_reports_total", Help: "Delivery reports applied to the ledger, by template, destination country and status (delivered, failed)."},
+			[]string{"template", "country", "status"}),
+		billed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "billed_usd_total", Help: "SMS spend in USD as the provider's delivery reports billed it, by template and destination country."},
+			[]string{"template", "country"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "sms_feedback_total", Help: "Used codes told to the provider (End User Messaging's message feedback), by provider."},
+			[]string{"provider"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -67,6 +79,15 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	if err == nil {
 		m.sendDuration, err = register(reg, m.sendDuration)
+	}
+	if err == nil {
+		m.reports, err = register(reg, m.reports)
+	}
+	if err == nil {
+		m.billed, err = register(reg, m.billed)
+	}
+	if err == nil {
+		m.feedback, err = register(reg, m.feedback)
 	}
 	if err != nil {
 		return nil, err

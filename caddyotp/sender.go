@@ -3,6 +3,7 @@ package caddyotp
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // Sender sends one SMS. Senders are guest modules in the otp.senders namespace, so another
@@ -25,6 +26,21 @@ type SMS struct {
 	SenderID          string  // alphanumeric sender ID, may be empty
 	OriginationNumber string  // E.164, may be empty
 	MaxPriceUSD       float64 // the most the provider may charge per part, 0 for no cap
+
+	Template string        // the template's name, for a provider that can carry it (End User Messaging's Context)
+	TTL      time.Duration // the code's lifetime: a provider that can should not deliver later
+}
+
+// FeedbackSender is a Sender that tells its provider which codes were used, such as End
+// User Messaging's PutMessageFeedback: the provider learns which SMS arrived without a
+// delivery receipt from the carrier. The app calls Feedback in the background after a
+// right code, never delaying the answer, when WantsFeedback is true.
+type FeedbackSender interface {
+	Sender
+	// WantsFeedback reports whether feedback is configured.
+	WantsFeedback() bool
+	// Feedback tells the provider that the SMS messageID reached its reader.
+	Feedback(ctx context.Context, messageID string) error
 }
 
 // SendError is a failed send attempt, told in the words the service acts on.

@@ -55,7 +55,8 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	if err != nil {
 		return SendResult{}, &Error{Code: CodeInvalidMobile, Message: err.Error()}
 	}
-	sms := SMS{To: num.E164, SenderID: t.SenderID, OriginationNumber: t.OriginationNumber, MaxPriceUSD: t.MaxPrice}
+	sms := SMS{To: num.E164, SenderID: t.SenderID, OriginationNumber: t.OriginationNumber, MaxPriceUSD: t.MaxPrice,
+		Template: t.name, TTL: time.Duration(t.TTL)}
 	if req.SenderID != "" {
 		if err := checkSenderID(req.SenderID); err != nil {
 			return SendResult{}, &Error{Code: CodeInvalidSenderID, Message: "sender_id " + err.Error()}
@@ -123,6 +124,12 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		}
 		release()
 		return SendResult{}, sendErr
+	}
+	if a.feedback != nil && id != "" {
+		// for the provider's feedback once the code is used; a failure costs only that
+		if err := a.store.SetCodeMessage(context.WithoutCancel(ctx), key, hash, id); err != nil {
+			a.logger.Warn("noting the message id on the code", zap.String("message_id", id), zap.Error(err))
+		}
 	}
 	a.logger.Info("otp sent", zap.String("template", t.name), zap.String("mobile", num.Mask()),
 		zap.String("country", num.Country), zap.Int("parts", parts), zap.Float64("price_usd", price),
@@ -197,7 +204,7 @@ func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SM
 		}
 
 		id, err := a.sender.Send(ctx, sms)
-		entry := LedgerEntry{Time: at.UTC(), Template: t.name, MessageID: id, Mobile: num.Mask(),
+		entry := LedgerEntry{Time: at.UTC(), Template: t.name, Provider: a.provider, MessageID: id, Mobile: num.Mask(),
 			Country: num.Country, Parts: parts, PriceUSD: price, Status: statusSent}
 		if err != nil {
 			entry.Status, entry.Error = statusFailed, providerCode(err)
@@ -323,6 +330,9 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	}
 	switch res.Outcome {
 	case OutcomeVerified:
+		if a.feedback != nil && res.MessageID != "" {
+			a.sendFeedback(res.MessageID)
+		}
 		return num.E164, nil
 	case OutcomeIncorrect:
 		return "", &Error{Code: CodeOTPIncorrect, Message: "the code is not right", AttemptsLeft: res.AttemptsLeft}
@@ -334,6 +344,19 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 		return "", lockedError(res.RetryAfter)
 	}
 	return "", StoreError(errors.New("unknown outcome " + string(res.Outcome)))
+}
+
+// sendFeedback tells the sender, in the background, that the SMS messageID was used.
+func (a *App) sendFeedback(messageID string) {
+	a.bg.run(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(a.SendTimeout))
+		defer cancel()
+		if err := a.feedback.Feedback(ctx, messageID); err != nil {
+			a.logger.Warn("sms feedback failed", zap.String("message_id", messageID), zap.Error(err))
+			return
+		}
+		a.metrics.feedback.WithLabelValues(a.provider).Inc()
+	})
 }
 
 // Ledger statuses of a send attempt, also the outcome label of caddy_otp_sms_sends_total.

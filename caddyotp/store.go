@@ -62,8 +62,32 @@ type Store interface {
 	// newest entries only (at least 10,000 a template).
 	AppendLedger(ctx context.Context, e LedgerEntry) error
 
-	// RecentLedger returns the template's newest ledger entries, newest first, at most n.
+	// RecentLedger returns the template's newest ledger entries, newest first, at most n,
+	// each with the report it took, if any.
 	RecentLedger(ctx context.Context, template string, n int) ([]LedgerEntry, error)
+
+	// ApplyReport gives the entry of r.MessageID in the template's ledger the report r, once:
+	// the entry takes Status, BilledUSD (when r.HasPrice), Carrier and ReportedAt (r.At), and
+	// the spend of the entry's UTC day and month moves by billed − the entry's PriceUSD
+	// (never below zero; a period no longer kept is not corrected). It answers
+	// ReportDuplicate, changing nothing, when the entry has taken a report before, and
+	// ReportUnknown when no entry kept has that id. With ReportApplied it returns the entry
+	// as it now is. r passed CheckReport.
+	ApplyReport(ctx context.Context, template string, r Report) (ReportOutcome, LedgerEntry, error)
+
+	// SetCodeMessage notes the provider's message id on k's code, if it is still the one
+	// with hash, so that CheckCode can return it with a right code (the sender's feedback).
+	SetCodeMessage(ctx context.Context, k CodeKey, hash []byte, messageID string) error
+
+	// TakeLease takes the lease name for holder for ttl (1ms to 30 days) when it is free or
+	// already holder's (then it is renewed), and reports whether holder has it.
+	TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+
+	// Cursor returns the value last saved under name by SetCursor, "" when there is none.
+	Cursor(ctx context.Context, name string) (string, error)
+
+	// SetCursor saves value under name for ReaderStateTTL.
+	SetCursor(ctx context.Context, name, value string) error
 
 	// RevokeSession revokes the gate session id (32 hex digits) on every instance that
 	// shares the store, until `until` (the session's absolute expiry, at most 12h away;
@@ -129,6 +153,7 @@ type CheckResult struct {
 	AttemptsLeft int           // with OutcomeIncorrect
 	RetryAfter   time.Duration // with OutcomeLocked, and with LockedNow
 	LockedNow    bool          // this failure (OutcomeIncorrect or OutcomeBurned) started a lock
+	MessageID    string        // with OutcomeVerified: what SetCodeMessage noted on the code, if anything
 }
 
 // LockPolicy says when a run of failed verifications locks a mobile. The run counts every
@@ -168,13 +193,21 @@ type BudgetCaps struct {
 type LedgerEntry struct {
 	Time      time.Time `json:"time"`
 	Template  string    `json:"template"`
+	Provider  string    `json:"provider,omitempty"` // the sender's module name: "sns", "eum", "log", …
 	MessageID string    `json:"message_id"`
 	Mobile    string    `json:"mobile"`
 	Country   string    `json:"country"`
 	Parts     int       `json:"parts"`
-	PriceUSD  float64   `json:"price_usd"`
-	Status    string    `json:"status"` // "sent", "failed" (nothing billed) or "unknown" (no answer: may be billed)
-	Error     string    `json:"error,omitempty"`
+	PriceUSD  float64   `json:"price_usd"` // the estimate, from the prices
+	// "sent" (accepted, no report yet), "delivered" or "failed" (from a report), "failed"
+	// (refused or never left: nothing billed) or "unknown" (no answer: may be billed)
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+
+	// From the delivery report, when one came:
+	BilledUSD  *float64   `json:"billed_usd,omitempty"`  // what the provider billed
+	Carrier    string     `json:"carrier,omitempty"`     // the destination's carrier
+	ReportedAt *time.Time `json:"reported_at,omitempty"` // when the provider reported
 }
 
 // ErrStoreUnavailable wraps every error a store returns that means it could not answer.

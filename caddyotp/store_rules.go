@@ -3,6 +3,7 @@ package caddyotp
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -143,4 +144,72 @@ func BudgetRetryAfter(at time.Time, month bool) time.Duration {
 		next = time.Date(u.Year(), u.Month()+1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	return next.Sub(u)
+}
+
+// ReaderStateTTL is how long a report reader's cursor is kept after its last save.
+const ReaderStateTTL = 30 * 24 * time.Hour
+
+// MaxLease is the longest lease TakeLease grants.
+const MaxLease = 30 * 24 * time.Hour
+
+// CheckReport checks a report before any store sees it: a message id of at most 256 bytes,
+// a status of ReportDelivered or ReportFailed, a billed price from 0 to 100 USD.
+func CheckReport(r Report) error {
+	switch {
+	case r.MessageID == "":
+		return fmt.Errorf("%w: report without a message id", ErrInvalidArgument)
+	case len(r.MessageID) > 256:
+		return fmt.Errorf("%w: report message id of %d bytes", ErrInvalidArgument, len(r.MessageID))
+	case r.Status != ReportDelivered && r.Status != ReportFailed:
+		return fmt.Errorf("%w: report status %q is neither %q nor %q", ErrInvalidArgument, r.Status, ReportDelivered, ReportFailed)
+	case r.HasPrice && !(r.BilledUSD >= 0 && r.BilledUSD <= 100): // also NaN
+		return fmt.Errorf("%w: billed price %v outside 0..100 USD", ErrInvalidArgument, r.BilledUSD)
+	}
+	return nil
+}
+
+// CheckLease checks TakeLease's arguments: a name and a holder, a ttl from 1ms to MaxLease.
+func CheckLease(name, holder string, ttl time.Duration) error {
+	switch {
+	case name == "" || holder == "":
+		return fmt.Errorf("%w: lease without a name or a holder", ErrInvalidArgument)
+	case ttl < time.Millisecond || ttl > MaxLease:
+		return fmt.Errorf("%w: lease of %s outside 1ms..%s", ErrInvalidArgument, ttl, MaxLease)
+	}
+	return nil
+}
+
+// CheckCursorName checks a cursor's name: not empty.
+func CheckCursorName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: cursor without a name", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// ToMicroUSD converts USD to the millionths the budget counts in, rounded.
+func ToMicroUSD(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
+
+// ReportCorrection is the micro-USD by which applying a report moves the budget of its
+// entry: the billed price less the estimate, or 0 when the report carries no price.
+func ReportCorrection(e LedgerEntry, r Report) int64 {
+	if !r.HasPrice {
+		return 0
+	}
+	return ToMicroUSD(r.BilledUSD) - ToMicroUSD(e.PriceUSD)
+}
+
+// ReportedEntry is e after taking r, as ApplyReport returns it and RecentLedger shows it.
+func ReportedEntry(e LedgerEntry, r Report) LedgerEntry {
+	e.Status = r.Status
+	if r.HasPrice {
+		billed := r.BilledUSD
+		e.BilledUSD = &billed
+	}
+	if r.Carrier != "" {
+		e.Carrier = r.Carrier
+	}
+	at := r.At.UTC()
+	e.ReportedAt = &at
+	return e
 }

@@ -66,7 +66,8 @@ type Template struct {
 	OriginationNumber string `json:"origination_number,omitempty"`
 
 	// The most, in USD, that the provider may charge for one SMS part; sent to SNS as
-	// AWS.SNS.SMS.MaxPrice. Default: 0 (no cap)
+	// AWS.SNS.SMS.MaxPrice and to End User Messaging as MaxPrice (which keeps 5 decimals).
+	// Default: 0 (no cap)
 	MaxPrice float64 `json:"max_price,omitempty"`
 
 	// The destination countries allowed, as ISO 3166-1 alpha-2 codes ("GB", "US"), decided

@@ -14,6 +14,7 @@ import (
 var rows = []struct{ name, what string }{
 	{"respond", "`respond \"ok\"` alone"},
 	{"respond_lua", "`respond` with the 1,000-cookie Lua rotation (the baseline of the rotated rows)"},
+	{"respond_cookie", "`respond` sent the one session's cookie (the baseline of the one-session gate row)"},
 	{"gate_1", "`otp_gate` + `respond`, one session"},
 	{"gate_1000", "`otp_gate` + `respond`, 1,000 sessions rotated"},
 	{"security_1", "caddy-security `authorize` + `respond`, one JWT"},
@@ -35,6 +36,7 @@ var goals = []struct {
 	min      float64
 }{
 	{"gate, one session ≥ 95% of `respond`", "gate_1", "respond", 0.95},
+	{"gate, one session ≥ 95% of `respond` sent the same cookie (in turns)", "gate_1", "respond_cookie", 0.95},
 	{"gate, 1,000 sessions ≥ 95% of `respond`", "gate_1000", "respond", 0.95},
 	{"gate, 1,000 sessions ≥ 95% of `respond` with the same Lua rotation", "gate_1000", "respond_lua", 0.95},
 	{"gate + proxy, one session ≥ 98% of `reverse_proxy`", "gate_1_proxy", "proxy", 0.98},

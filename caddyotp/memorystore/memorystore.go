@@ -33,7 +33,8 @@ func init() {
 // entries are swept a few at a time by the writes, with no goroutine and no full scan.
 type MemoryStore struct {
 	// MaxEntries bounds the entries the store keeps: live codes, resend intervals, failure
-	// runs (with their locks), limit counters and budget periods, all together. The SMS
+	// runs (with their locks), limit counters, budget periods, and the report readers'
+	// leases and cursors, all together. The SMS
 	// ledger is bounded apart (the newest 10,000 sends a template), and revoked gate
 	// sessions are not bounded (each needs a signed-in session, so a sign-out works while
 	// the store is full).
@@ -224,6 +225,16 @@ func (s *MemoryStore) DropCode(_ context.Context, k caddyotp.CodeKey, hash []byt
 	return nil
 }
 
+// SetCodeMessage implements Store.
+func (s *MemoryStore) SetCodeMessage(_ context.Context, k caddyotp.CodeKey, hash []byte, messageID string) error {
+	st, now := s.enter()
+	defer st.mu.Unlock()
+	if c, ok := st.codes.Get(k, now); ok && subtle.ConstantTimeCompare(c.hash, hash) == 1 {
+		c.messageID = messageID
+	}
+	return nil
+}
+
 // CheckCode implements Store. The mobile's failure run gets its entry before the code is
 // compared: a full store then refuses right and wrong codes alike, and never checks a
 // guess it could not count.
@@ -259,7 +270,7 @@ func (s *MemoryStore) CheckCode(_ context.Context, k caddyotp.CodeKey, lockGroup
 	if subtle.ConstantTimeCompare(c.hash, hash) == 1 {
 		st.codes.Delete(k)
 		st.runs.Delete(lk)
-		return caddyotp.CheckResult{Outcome: caddyotp.OutcomeVerified}, nil
+		return caddyotp.CheckResult{Outcome: caddyotp.OutcomeVerified, MessageID: c.messageID}, nil
 	}
 
 	run.failures++
@@ -407,31 +418,6 @@ func (s *MemoryStore) ReleaseBudget(_ context.Context, at time.Time, microUSD in
 	return nil
 }
 
-// AppendLedger implements Store.
-func (s *MemoryStore) AppendLedger(_ context.Context, e caddyotp.LedgerEntry) error {
-	st, _ := s.enter()
-	defer st.mu.Unlock()
-	r, ok := st.ledgers[e.Template]
-	if !ok {
-		r = &ledgerRing{}
-		st.ledgers[e.Template] = r
-	}
-	e.Time = e.Time.Round(0) // no monotonic reading, as a shared store would give it back
-	r.add(e)
-	return nil
-}
-
-// RecentLedger implements Store.
-func (s *MemoryStore) RecentLedger(_ context.Context, template string, n int) ([]caddyotp.LedgerEntry, error) {
-	st, _ := s.enter()
-	defer st.mu.Unlock()
-	r, ok := st.ledgers[template]
-	if !ok || n <= 0 {
-		return []caddyotp.LedgerEntry{}, nil
-	}
-	return r.newest(n), nil
-}
-
 // RevokeSession implements Store. Watchers of the state, in every config that shares it,
 // get the revocation at once.
 func (s *MemoryStore) RevokeSession(_ context.Context, id string, until time.Time) error {
@@ -511,6 +497,8 @@ type memoryState struct {
 	runs      *ttlmap.Map[string, memRun]    // by lock group and mobile (memLockKey), with their lock
 	limits    *ttlmap.Map[string, time.Time] // by template, kind and key (memLimitKey): the GCRA theoretical arrival time
 	budget    *ttlmap.Map[string, memSpend]  // by UTC day or month
+	leases    *ttlmap.Map[string, string]    // by lease name: the holder
+	cursors   *ttlmap.Map[string, string]    // by report reader's cursor name: the saved value
 	revoked   *ttlmap.Map[string, time.Time] // by gate session id: revoked until
 	ledgers   map[string]*ledgerRing         // one per template, each bounded
 	watchers  map[*memWatcher]struct{}
@@ -518,10 +506,12 @@ type memoryState struct {
 	fullLogged time.Time // when the store last logged that it is full
 }
 
-// memCode is a live code. CheckCode spends its attempts in place.
+// memCode is a live code. CheckCode spends its attempts in place, SetCodeMessage notes the
+// provider's message id on it.
 type memCode struct {
-	hash     []byte
-	attempts int
+	hash      []byte
+	attempts  int
+	messageID string
 }
 
 type memCooldown struct {
@@ -565,6 +555,8 @@ func newMemoryState() *memoryState {
 		runs:      ttlmap.New[string, memRun](b),
 		limits:    ttlmap.New[string, time.Time](b),
 		budget:    ttlmap.New[string, memSpend](b),
+		leases:    ttlmap.New[string, string](b),
+		cursors:   ttlmap.New[string, string](b),
 		// Revocations are outside the bound: a sign-out must work while a flood fills the
 		// store, and each one needs a session, so a flood cannot make them.
 		revoked:  ttlmap.New[string, time.Time](nil),
@@ -593,32 +585,6 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// ledgerRing keeps the newest LedgerKeep entries of one template.
-type ledgerRing struct {
-	entries []caddyotp.LedgerEntry
-	next    int // where the next entry goes once the ring is full
-}
-
-func (r *ledgerRing) add(e caddyotp.LedgerEntry) {
-	if len(r.entries) < caddyotp.LedgerKeep {
-		r.entries = append(r.entries, e)
-		return
-	}
-	r.entries[r.next] = e
-	r.next = (r.next + 1) % caddyotp.LedgerKeep
-}
-
-// newest returns at most n entries, newest first.
-func (r *ledgerRing) newest(n int) []caddyotp.LedgerEntry {
-	size := len(r.entries)
-	n = min(n, size)
-	out := make([]caddyotp.LedgerEntry, n)
-	for i := range n {
-		out[i] = r.entries[(r.next-1-i+2*size)%size]
-	}
-	return out
 }
 
 // Interface guards

@@ -307,7 +307,8 @@ func (s *MemoryStore) entries(t *testing.T) int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	// Revocations are outside the bound.
-	sum := st.codes.Len() + st.cooldowns.Len() + st.runs.Len() + st.limits.Len() + st.budget.Len()
+	sum := st.codes.Len() + st.cooldowns.Len() + st.runs.Len() + st.limits.Len() + st.budget.Len() +
+		st.leases.Len() + st.cursors.Len()
 	if sum != st.entries.Used() {
 		t.Fatalf("expected the bound to count the %d entries of the maps, got %d", sum, st.entries.Used())
 	}
@@ -338,6 +339,8 @@ func TestMemoryStoreBounded(t *testing.T) {
 	k := caddyotp.CodeKey{Template: "login", Mobile: storetest.Mobile}
 	storetest.PutCode(t, s, k, "111111", 5, 2*time.Hour) // a code sent before the flood
 	storetest.ExpectAllowed(t, storetest.AllowAll(t, s, "login", ip(0)))
+	storetest.TakeLease(t, s, "logs", "a", 2*time.Hour) // a report reader's, before the flood
+	storetest.SetCursor(t, s, "logs", "c1")
 
 	refused := 0
 	for i := 1; i < 2*bound; i++ {
@@ -353,7 +356,7 @@ func TestMemoryStoreBounded(t *testing.T) {
 			t.Fatalf("send %d: expected at most %d entries, got %d", i, bound, n)
 		}
 	}
-	if want := 2*bound - 1 - (bound - 2); refused != want {
+	if want := 2*bound - 1 - (bound - 4); refused != want {
 		t.Fatalf("expected %d sends refused past the bound, got %d", want, refused)
 	}
 
@@ -364,6 +367,14 @@ func TestMemoryStoreBounded(t *testing.T) {
 	expectFull(t, "PutCode", s.PutCode(ctx, k2, storetest.CodeHash(k2, "222222"), 5, time.Minute))
 	_, err = s.ReserveBudget(ctx, clock.now(), 1, caddyotp.BudgetCaps{})
 	expectFull(t, "ReserveBudget", err)
+	_, err = s.TakeLease(ctx, "other", "a", time.Minute)
+	expectFull(t, "TakeLease", err)
+	expectFull(t, "SetCursor", s.SetCursor(ctx, "other", "c1"))
+	// The reader's own lease and cursor go on.
+	if !storetest.TakeLease(t, s, "logs", "a", 2*time.Hour) {
+		t.Fatal("expected the lease renewed while the store is full")
+	}
+	storetest.SetCursor(t, s, "logs", "c2")
 	// A sign-out still works: revocations are outside the bound.
 	if err := s.RevokeSession(ctx, storetest.RevocationID(1), clock.now().Add(time.Hour)); err != nil {
 		t.Fatalf("expected a revocation to be kept while the store is full, got %v", err)

@@ -133,14 +133,22 @@ func (h *API) serveLog(w http.ResponseWriter, r *http.Request, t *caddyotp.Templ
 	if err != nil {
 		return h.fail(w, r, err)
 	}
-	total := 0.0
+	// total_usd counts what was billed where a report said so, the estimate elsewhere;
+	// billed_usd only what was billed
+	total, billed := 0.0, 0.0
 	for _, e := range entries {
-		total += e.PriceUSD
+		if e.BilledUSD != nil {
+			total += *e.BilledUSD
+			billed += *e.BilledUSD
+		} else {
+			total += e.PriceUSD
+		}
 	}
 	if entries == nil {
 		entries = []caddyotp.LedgerEntry{}
 	}
-	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"messages": entries, "count": len(entries), "total_usd": roundUSD(total)})
+	return httpx.WriteJSON(w, http.StatusOK, map[string]any{"messages": entries, "count": len(entries),
+		"total_usd": roundUSD(total), "billed_usd": roundUSD(billed)})
 }
 
 // requestKey is the template key a request carries: `Authorization: Bearer <key>` or the

@@ -8,7 +8,8 @@ import (
 
 // redisKeys is the one place that names Redis keys. All keys of one mobile share the hash
 // tag {<mobile>}, all limits of one template share {lim:<template>} (one script takes them
-// all at once), the budget keys share {budget}, and every ledger has a tag of its own, so
+// all at once), the budget keys share {budget}, every ledger has a tag of its own (which
+// its two hashes share), and the report readers' leases and cursors share {readers}, so
 // that each script touches a single Cluster slot.
 type redisKeys struct {
 	prefix string
@@ -61,9 +62,33 @@ func (k redisKeys) budgetMonth(at time.Time) string {
 	return k.prefix + "{budget}:m:" + at.UTC().Format("2006-01")
 }
 
-// ledger is the template's SMS ledger, a stream.
+// ledger is the template's SMS ledger, a stream: each entry has the field e (the entry as
+// JSON) and, when the send has a message id, m (that id).
 func (k redisKeys) ledger(template string) string {
 	return k.prefix + "{ledger:" + template + "}"
+}
+
+// ledgerIDs is a hash beside the ledger: message id → the stream id of its entry, for the
+// entries the stream holds. It shares the ledger's tag and TTL.
+func (k redisKeys) ledgerIDs(template string) string {
+	return k.ledger(template) + ":ids"
+}
+
+// ledgerReports is a hash beside the ledger: stream id → the report its entry took, as
+// JSON, for the entries the stream holds. It shares the ledger's tag and TTL.
+func (k redisKeys) ledgerReports(template string) string {
+	return k.ledger(template) + ":reports"
+}
+
+// lease holds the holder of a report reader's lease. The readers' keys share the tag
+// {readers}, so that a name holding braces cannot make a tag of its own.
+func (k redisKeys) lease(name string) string {
+	return k.prefix + "{readers}:lease:" + name
+}
+
+// cursor holds a report reader's saved read position.
+func (k redisKeys) cursor(name string) string {
+	return k.prefix + "{readers}:cursor:" + name
 }
 
 // revokedSessions holds the gate sessions revoked before their absolute expiry: a sorted

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	_ "embed"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -50,6 +49,26 @@ var (
 	//go:embed scripts/append_ledger.lua
 	appendLedgerLua    string
 	appendLedgerScript = redis.NewScript(appendLedgerLua)
+
+	//go:embed scripts/read_ledger.lua
+	readLedgerLua    string
+	readLedgerScript = redis.NewScript(readLedgerLua)
+
+	//go:embed scripts/apply_report.lua
+	applyReportLua    string
+	applyReportScript = redis.NewScript(applyReportLua)
+
+	//go:embed scripts/correct_budget.lua
+	correctBudgetLua    string
+	correctBudgetScript = redis.NewScript(correctBudgetLua)
+
+	//go:embed scripts/set_code_message.lua
+	setCodeMessageLua    string
+	setCodeMessageScript = redis.NewScript(setCodeMessageLua)
+
+	//go:embed scripts/take_lease.lua
+	takeLeaseLua    string
+	takeLeaseScript = redis.NewScript(takeLeaseLua)
 
 	//go:embed scripts/revoke_session.lua
 	revokeSessionLua    string
@@ -111,10 +130,14 @@ func (s *RedisStore) CheckCode(ctx context.Context, k caddyotp.CodeKey, lockGrou
 		return caddyotp.CheckResult{}, err
 	}
 	keys := []string{s.keys.code(k), s.keys.failures(lockGroup, k.Mobile), s.keys.lock(lockGroup, k.Mobile), s.keys.locks(lockGroup, k.Mobile)}
-	r, err := s.runInts(ctx, "check_code", checkCodeScript, 4, keys,
-		hash, p.After, millis(p.Base), millis(p.Max), millis(p.Window), p.Ceiling)
+	v, err := checkCodeScript.Run(ctx, s.client, keys,
+		hash, p.After, millis(p.Base), millis(p.Max), millis(p.Window), p.Ceiling).Result()
 	if err != nil {
-		return caddyotp.CheckResult{}, err
+		return caddyotp.CheckResult{}, unavailable("check_code", err)
+	}
+	r, message, ok := checkCodeReply(v)
+	if !ok {
+		return caddyotp.CheckResult{}, badReply("check_code")
 	}
 	res := caddyotp.CheckResult{
 		AttemptsLeft: int(r[1]),
@@ -123,7 +146,7 @@ func (s *RedisStore) CheckCode(ctx context.Context, k caddyotp.CodeKey, lockGrou
 	}
 	switch r[0] {
 	case 0:
-		res.Outcome = caddyotp.OutcomeVerified
+		res.Outcome, res.MessageID = caddyotp.OutcomeVerified, message
 	case 1:
 		res.Outcome = caddyotp.OutcomeIncorrect
 	case 2:
@@ -136,6 +159,34 @@ func (s *RedisStore) CheckCode(ctx context.Context, k caddyotp.CodeKey, lockGrou
 		return caddyotp.CheckResult{}, badReply("check_code")
 	}
 	return res, nil
+}
+
+// checkCodeReply reads check_code.lua's reply: four integers, and with a verified code
+// (outcome 0) the message id as a fifth element.
+func checkCodeReply(v any) (r [4]int64, message string, ok bool) {
+	arr, ok := v.([]any)
+	if !ok || len(arr) < 4 {
+		return r, "", false
+	}
+	for i := range r {
+		if r[i], ok = arr[i].(int64); !ok {
+			return r, "", false
+		}
+	}
+	switch {
+	case len(arr) == 4 && r[0] != 0:
+		return r, "", true
+	case len(arr) == 5 && r[0] == 0:
+		message, ok = arr[4].(string)
+		return r, message, ok
+	}
+	return r, "", false
+}
+
+// SetCodeMessage implements Store.
+func (s *RedisStore) SetCodeMessage(ctx context.Context, k caddyotp.CodeKey, hash []byte, messageID string) error {
+	_, err := s.runInt(ctx, "set_code_message", setCodeMessageScript, []string{s.keys.code(k)}, hash, messageID)
+	return err
 }
 
 // Allow implements Store: one script over the template's limit keys, which share a slot.
@@ -195,44 +246,6 @@ func (s *RedisStore) ReleaseBudget(ctx context.Context, at time.Time, microUSD i
 	_, err := s.runInt(ctx, "release_budget", releaseBudgetScript,
 		[]string{s.keys.budgetDay(at), s.keys.budgetMonth(at)}, microUSD)
 	return err
-}
-
-// AppendLedger implements Store.
-func (s *RedisStore) AppendLedger(ctx context.Context, e caddyotp.LedgerEntry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encoding ledger entry: %w", err)
-	}
-	err = appendLedgerScript.Run(ctx, s.client, []string{s.keys.ledger(e.Template)},
-		b, caddyotp.LedgerKeep, millis(caddyotp.LedgerTTL)).Err()
-	if err != nil {
-		return unavailable("append_ledger", err)
-	}
-	return nil
-}
-
-// RecentLedger implements Store.
-func (s *RedisStore) RecentLedger(ctx context.Context, template string, n int) ([]caddyotp.LedgerEntry, error) {
-	out := []caddyotp.LedgerEntry{}
-	if n <= 0 {
-		return out, nil
-	}
-	msgs, err := s.client.XRevRangeN(ctx, s.keys.ledger(template), "+", "-", int64(n)).Result()
-	if err != nil {
-		return nil, unavailable("reading ledger", err)
-	}
-	for _, m := range msgs {
-		raw, ok := m.Values["e"].(string)
-		if !ok {
-			return nil, badReply("reading ledger")
-		}
-		var e caddyotp.LedgerEntry
-		if err := json.Unmarshal([]byte(raw), &e); err != nil {
-			return nil, unavailable("decoding ledger entry", err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // runInt runs a script that answers one integer.

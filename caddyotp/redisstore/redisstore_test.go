@@ -64,6 +64,10 @@ func TestRedisKeyNames(t *testing.T) {
 		{k.budgetDay(at), "otp:{budget}:d:2026-11-27"},
 		{k.budgetMonth(at), "otp:{budget}:m:2026-11"},
 		{k.ledger("login"), "otp:{ledger:login}"},
+		{k.ledgerIDs("login"), "otp:{ledger:login}:ids"},
+		{k.ledgerReports("login"), "otp:{ledger:login}:reports"},
+		{k.lease("logs:a}b"), "otp:{readers}:lease:logs:a}b"},
+		{k.cursor("logs:a}b"), "otp:{readers}:cursor:logs:a}b"},
 		{k.revokedSessions(), "otp:{sessions}:revoked"},
 		{k.revocations(), "otp:revoked"},
 	} {
@@ -73,8 +77,8 @@ func TestRedisKeyNames(t *testing.T) {
 	}
 }
 
-// exerciseRedisStore touches every kind of key: codes, a lock, cooldowns, limits, the
-// budget and the ledger.
+// exerciseRedisStore touches every kind of key: codes (with a message id), a lock,
+// cooldowns, limits, the budget, the ledger with a report, a lease and a cursor.
 func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	t.Helper()
 	ctx := context.Background()
@@ -83,6 +87,7 @@ func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	storetest.Claim(t, s, k, "n1", time.Minute)
 	storetest.PutCode(t, s, k, code, 5, time.Minute)
 	storetest.PutCode(t, s, caddyotp.CodeKey{Template: "signup", Mobile: mobile}, code, 5, time.Minute)
+	storetest.SetCodeMessage(t, s, k, code, "msg-1")
 	storetest.CheckCode(t, s, k, "000000", p)
 	storetest.CheckCode(t, s, k, "000001", p) // locks
 	storetest.AllowAll(t, s, "login",
@@ -90,9 +95,12 @@ func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 		caddyotp.LimitTake{Kind: caddyotp.LimitTemplate, Limit: caddyotp.Limit{Count: 100, Window: time.Hour}})
 	storetest.Reserve(t, s, time.Now(), 46300, caddyotp.BudgetCaps{DailyMicroUSD: 25_000_000})
 	storetest.AppendLedger(t, s, storetest.LedgerEntry("login", 1))
+	storetest.ApplyReport(t, s, "login", storetest.Delivered("m-1"))
 	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
 		t.Fatalf("RecentLedger: expected no error, got %v", err)
 	}
+	storetest.TakeLease(t, s, "logs", "a", time.Minute)
+	storetest.SetCursor(t, s, "logs", "c1")
 	storetest.Revoke(t, s, storetest.RevocationID(1), time.Now().Add(time.Hour))
 }
 
@@ -167,6 +175,10 @@ func TestRedisStoreKeys(t *testing.T) {
 			s.keys.budgetDay(time.Now()):           "budget",
 			s.keys.budgetMonth(time.Now()):         "budget",
 			"otp:{ledger:login}":                   "ledger:login",
+			"otp:{ledger:login}:ids":               "ledger:login",
+			"otp:{ledger:login}:reports":           "ledger:login",
+			"otp:{readers}:lease:logs":             "readers",
+			"otp:{readers}:cursor:logs":            "readers",
 			"otp:{sessions}:revoked":               "sessions",
 		}
 		for key, tag := range want {
@@ -233,6 +245,14 @@ func storeCalls(s caddyotp.Store) map[string]error {
 		"AppendLedger":  s.AppendLedger(ctx, storetest.LedgerEntry("login", 1)),
 		"RecentLedger":  storetest.Second(s.RecentLedger(ctx, "login", 1)),
 		"RevokeSession": s.RevokeSession(ctx, storetest.RevocationID(9), time.Now().Add(time.Hour)),
+		"ApplyReport": func() error {
+			_, _, err := s.ApplyReport(ctx, "login", storetest.Delivered("m-1"))
+			return err
+		}(),
+		"SetCodeMessage": s.SetCodeMessage(ctx, k, h, "msg-1"),
+		"TakeLease":      storetest.Second(s.TakeLease(ctx, "logs", "a", time.Minute)),
+		"Cursor":         storetest.Second(s.Cursor(ctx, "logs")),
+		"SetCursor":      s.SetCursor(ctx, "logs", "c1"),
 	}
 }
 

@@ -1,28 +1,24 @@
-// Package snssender is the otp.senders.sns guest: SMS through Amazon SNS Publish. It alone
-// knows SNS's errors, and tells the service what they mean through caddyotp.SendError.
+// Package snssender is the otp.senders.sns guest: SMS through Amazon SNS Publish. What its
+// errors mean for the service (caddyotp.SendError) is told by internal/awsx, which End
+// User Messaging shares.
 package snssender
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
-	"github.com/aws/smithy-go"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/awsx"
 )
 
 func init() {
@@ -67,14 +63,12 @@ var snsClients = caddy.NewUsagePool()
 // pooledSNSClient is an SNS client with the HTTP client it alone uses.
 type pooledSNSClient struct {
 	client *sns.Client
-	http   aws.HTTPClient
+	cfg    aws.Config
 }
 
 // Destruct closes the client's idle connections.
 func (c *pooledSNSClient) Destruct() error {
-	if h, ok := c.http.(interface{ CloseIdleConnections() }); ok {
-		h.CloseIdleConnections()
-	}
+	awsx.CloseIdle(c.cfg)
 	return nil
 }
 
@@ -115,38 +109,19 @@ func (s *SNSSender) Provision(ctx caddy.Context) error {
 // newSNSClient builds an SNS client from the default configuration. Loading reads the
 // environment and shared files only; credentials are fetched lazily at the first send.
 func newSNSClient(ctx context.Context, region, endpoint, profile string) (*pooledSNSClient, error) {
-	opts := []func(*config.LoadOptions) error{
-		// "auto" defaults mode would ask the instance metadata service at load; legacy never does
-		config.WithDefaultsMode(aws.DefaultsModeLegacy),
-		// the service counts every attempt, so the SDK must make only one per call
-		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
-	}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
-	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsx.Config(ctx, region, profile)
 	if err != nil {
-		return nil, fmt.Errorf("loading aws config: %w", err)
-	}
-	if cfg.Region == "" {
-		return nil, errors.New("region is required: set region or AWS_REGION")
-	}
-	// an HTTP client of its own (AWS_CA_BUNDLE applied), whose idle connections the pool
-	// can close
-	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		cfg.HTTPClient = bc.Freeze()
+		return nil, err
 	}
 	client := sns.NewFromConfig(cfg, func(o *sns.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
+		// the service counts every attempt, so the SDK must make only one per call
 		o.RetryMaxAttempts = 1
 		o.Retryer = aws.NopRetryer{}
 	})
-	return &pooledSNSClient{client: client, http: cfg.HTTPClient}, nil
+	return &pooledSNSClient{client: client, cfg: cfg}, nil
 }
 
 // Validate checks the configuration; it does no I/O.
@@ -172,20 +147,17 @@ func (s *SNSSender) Cleanup() error {
 	return err
 }
 
-// errAttemptTimeout is the cause of an attempt cut off by the sender's own timeout.
-var errAttemptTimeout = errors.New("sns attempt timed out")
-
 // Send publishes msg to msg.To in one attempt and returns SNS's message id.
 func (s *SNSSender) Send(ctx context.Context, msg caddyotp.SMS) (string, error) {
 	if s.client == nil {
 		return "", &caddyotp.SendError{Code: "NotProvisioned", Err: errors.New("sns sender is not provisioned")}
 	}
-	attemptCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.Timeout), errAttemptTimeout)
+	attemptCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.Timeout), awsx.ErrAttemptTimeout)
 	defer cancel()
 
 	out, err := s.client.Publish(attemptCtx, snsPublishInput(msg))
 	if err != nil {
-		return "", snsSendError(ctx, attemptCtx, err)
+		return "", awsx.SendError(ctx, attemptCtx, err)
 	}
 	return aws.ToString(out.MessageId), nil
 }
@@ -227,88 +199,6 @@ func formatMaxPrice(p float64) string {
 		return s + "0"
 	}
 	return s
-}
-
-// snsThrottlingCodes are the error codes that mean "slow down". SNS's own is "Throttled"
-// (HTTP 429), which the SDK's retryer does not list; the rest are AWS-wide.
-var snsThrottlingCodes = map[string]bool{
-	"Throttled":                true,
-	"Throttling":               true,
-	"ThrottlingException":      true,
-	"ThrottledException":       true,
-	"TooManyRequestsException": true,
-	"RequestLimitExceeded":     true,
-}
-
-// snsSendError turns a Publish failure into a *SendError that says whether another
-// attempt may help and whether SNS may have billed this one. callerCtx is the caller's
-// context, attemptCtx the one the attempt ran in.
-//
-// Maybe delivered: the attempt ended without an answer (the caller's deadline or
-// cancellation, the attempt's own timeout, a connection lost) unless the request
-// provably never left (see unsent). An error answer from SNS, or an error before any
-// request (missing credentials, a bad endpoint), billed nothing.
-func snsSendError(callerCtx, attemptCtx context.Context, err error) *caddyotp.SendError {
-	// The caller gave up: no time is left for another attempt, whatever the failure was.
-	if cerr := callerCtx.Err(); cerr != nil {
-		code := "Canceled"
-		if errors.Is(cerr, context.DeadlineExceeded) {
-			code = "DeadlineExceeded"
-		}
-		return &caddyotp.SendError{Code: code, MaybeDelivered: !unsent(err), Err: err}
-	}
-	// The sender's own per-attempt timeout: like a lost connection, a fresh attempt may work.
-	if errors.Is(context.Cause(attemptCtx), errAttemptTimeout) {
-		return &caddyotp.SendError{Code: "Timeout", Retryable: true, MaybeDelivered: !unsent(err), Err: err}
-	}
-
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.ErrorCode()
-		return &caddyotp.SendError{Code: code, Retryable: snsThrottlingCodes[code] || httpStatus(err) >= 500, Err: err}
-	}
-	if status := httpStatus(err); status != 0 {
-		// an answer without a readable error document
-		return &caddyotp.SendError{Code: "HTTP" + strconv.Itoa(status), Retryable: status >= 500, Err: err}
-	}
-	if connectionError(err) {
-		return &caddyotp.SendError{Code: "ConnectionError", Retryable: true, MaybeDelivered: !unsent(err), Err: err}
-	}
-	return &caddyotp.SendError{Code: "ClientError", Err: err}
-}
-
-// unsent reports whether err proves that SNS billed nothing: an answer came back (it
-// carries an HTTP status), or the connection was never made (a failed dial, refused).
-func unsent(err error) bool {
-	if httpStatus(err) != 0 {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// httpStatus is the HTTP status of the answer that err came from, or 0 when there was none.
-func httpStatus(err error) int {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-// connectionError reports whether err is a failure to reach SNS or to read its answer:
-// refused, reset, or closed before a reply.
-func connectionError(err error) bool {
-	var ce interface{ ConnectionError() bool } // smithy's RequestSendError and friends
-	if errors.As(err, &ce) && ce.ConnectionError() {
-		return true
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE)
 }
 
 // UnmarshalCaddyfile sets up the sender from Caddyfile tokens. Syntax:

@@ -88,6 +88,28 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) caddyotp.Store) {
 			}
 		}
 	})
+	b.Run("AppendLedgerApplyReport", func(b *testing.B) {
+		// A send's ledger entry and its delivery report: each report applies once, so every
+		// round appends its own entry (the ledger is full after LedgerKeep rounds, and each
+		// append trims one).
+		s := newStore(b)
+		ctx := context.Background()
+		caps := caddyotp.BudgetCaps{DailyMicroUSD: 1 << 60, MonthlyMicroUSD: 1 << 61}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			e := LedgerEntry("t", i)
+			if _, err := s.ReserveBudget(ctx, e.Time, estimateMicroUSD, caps); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.AppendLedger(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+			out, _, err := s.ApplyReport(ctx, "t", Delivered(e.MessageID))
+			if err != nil || out != caddyotp.ReportApplied {
+				b.Fatalf("expected applied, got %s (%v)", out, err)
+			}
+		}
+	})
 	b.Run("ReserveBudget", func(b *testing.B) {
 		s := newStore(b)
 		ctx := context.Background()

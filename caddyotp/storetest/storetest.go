@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"errors"
+	"math"
+	"strings"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
 
@@ -45,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 		{"drop removes only the matching code", testDropMatching},
 		{"code expires", testCodeExpires},
 		{"codes are per template and mobile", testCodesSeparate},
+		{"code message returned with a right code", testCodeMessage},
 		{"Claim send", testClaimSend},
 		{"Claim send at least one Second", testClaimSendMinimum},
 		{"Claim send zero interval", testClaimSendZero},
@@ -68,6 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 		{"revocation keeps the later end", testRevocationLaterEnd},
 		{"revocation to two watchers", testRevocationTwoWatchers},
 	}
+	cases = append(cases, reportCases...)
+	cases = append(cases, readerCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -193,6 +198,50 @@ func testCodesSeparate(t *testing.T, s caddyotp.Store) {
 	for _, k := range []caddyotp.CodeKey{a, b, c} {
 		ExpectOutcome(t, CheckCode(t, s, k, "123456", LenientPolicy), caddyotp.OutcomeVerified, 0)
 	}
+}
+
+// SetCodeMessage notes messageID on k's code if it is still code, failing the test on an
+// error.
+func SetCodeMessage(t *testing.T, s caddyotp.Store, k caddyotp.CodeKey, code, messageID string) {
+	t.Helper()
+	if err := s.SetCodeMessage(context.Background(), k, CodeHash(k, code), messageID); err != nil {
+		t.Fatalf("SetCodeMessage: expected no error, got %v", err)
+	}
+}
+
+func expectMessage(t *testing.T, res caddyotp.CheckResult, want string) {
+	t.Helper()
+	ExpectOutcome(t, res, caddyotp.OutcomeVerified, 0)
+	if res.MessageID != want {
+		t.Fatalf("expected message id %q, got %q", want, res.MessageID)
+	}
+}
+
+func testCodeMessage(t *testing.T, s caddyotp.Store) {
+	k := caddyotp.CodeKey{Template: "login", Mobile: Mobile}
+	PutCode(t, s, k, "111111", 5, time.Minute)
+	SetCodeMessage(t, s, k, "111111", "msg-1")
+	ExpectOutcome(t, CheckCode(t, s, k, "000000", LenientPolicy), caddyotp.OutcomeIncorrect, 4)
+	expectMessage(t, CheckCode(t, s, k, "111111", LenientPolicy), "msg-1")
+
+	// A newer code has no message of its own, and a note for the older one misses it.
+	PutCode(t, s, k, "111111", 5, time.Minute)
+	SetCodeMessage(t, s, k, "111111", "msg-2")
+	PutCode(t, s, k, "222222", 5, time.Minute)
+	SetCodeMessage(t, s, k, "111111", "msg-3")
+	expectMessage(t, CheckCode(t, s, k, "222222", LenientPolicy), "")
+
+	// No code: nothing is noted, and nothing made.
+	SetCodeMessage(t, s, k, "333333", "msg-4")
+	ExpectOutcome(t, CheckCode(t, s, k, "333333", LenientPolicy), caddyotp.OutcomeExpired, 0)
+
+	// Another template's code keeps its own.
+	other := caddyotp.CodeKey{Template: "signup", Mobile: Mobile}
+	PutCode(t, s, k, "444444", 5, time.Minute)
+	PutCode(t, s, other, "444444", 5, time.Minute)
+	SetCodeMessage(t, s, other, "444444", "msg-5")
+	expectMessage(t, CheckCode(t, s, k, "444444", LenientPolicy), "")
+	expectMessage(t, CheckCode(t, s, other, "444444", LenientPolicy), "msg-5")
 }
 
 func Claim(t *testing.T, s caddyotp.Store, k caddyotp.CodeKey, nonce string, resend time.Duration) caddyotp.Decision {
@@ -789,7 +838,8 @@ func testLedgerCapped(t *testing.T, s caddyotp.Store) {
 		AppendLedger(t, s, LedgerEntry("login", 100000+i))
 	}
 	got := RecentLedger(t, s, "login", 2*caddyotp.LedgerKeep)
-	// Redis trims whole stream nodes (MAXLEN ~): at least LedgerKeep stay, a few more may.
+	// At least LedgerKeep stay; a store may keep a few more (this module's stores keep
+	// exactly LedgerKeep).
 	if len(got) < caddyotp.LedgerKeep || len(got) > caddyotp.LedgerKeep+extra {
 		t.Fatalf("expected %d to %d entries, got %d", caddyotp.LedgerKeep, caddyotp.LedgerKeep+extra, len(got))
 	}
@@ -994,6 +1044,10 @@ func InvalidArguments(t *testing.T, s caddyotp.Store) {
 	ctx := context.Background()
 	k := caddyotp.CodeKey{Template: "login", Mobile: Mobile}
 	h := CodeHash(k, "111111")
+	reportErr := func(r caddyotp.Report) error {
+		_, _, err := s.ApplyReport(ctx, "login", r)
+		return err
+	}
 	calls := map[string]error{
 		"put without hash":     s.PutCode(ctx, k, nil, 5, time.Minute),
 		"put without attempts": s.PutCode(ctx, k, h, 0, time.Minute),
@@ -1006,16 +1060,29 @@ func InvalidArguments(t *testing.T, s caddyotp.Store) {
 			caddyotp.LockPolicy{After: 1, Window: time.Minute})),
 		"policy with a negative ceiling": Second(s.CheckCode(ctx, k, k.Template, h,
 			caddyotp.LockPolicy{After: 1, Base: time.Minute, Window: time.Hour, Ceiling: -1})),
-		"check without lock group": Second(s.CheckCode(ctx, k, "", h, LenientPolicy)),
-		"Claim without lock group": Second(s.ClaimSend(ctx, k, "", "n", time.Minute)),
-		"negative reservation":     Second(s.ReserveBudget(ctx, time.Now(), -1, caddyotp.BudgetCaps{})),
-		"negative release":         s.ReleaseBudget(ctx, time.Now(), -1),
-		"Revoke a short id":        s.RevokeSession(ctx, RevocationID(1)[1:], time.Now().Add(time.Hour)),
-		"Revoke a long id":         s.RevokeSession(ctx, RevocationID(1)+"0", time.Now().Add(time.Hour)),
-		"Revoke upper case":        s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
-		"Revoke not hex":           s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
-		"Revoke until past":        s.RevokeSession(ctx, RevocationID(1), time.Now().Add(-time.Second)),
-		"Revoke until 14h":         s.RevokeSession(ctx, RevocationID(1), time.Now().Add(14*time.Hour)),
+		"check without lock group":     Second(s.CheckCode(ctx, k, "", h, LenientPolicy)),
+		"Claim without lock group":     Second(s.ClaimSend(ctx, k, "", "n", time.Minute)),
+		"negative reservation":         Second(s.ReserveBudget(ctx, time.Now(), -1, caddyotp.BudgetCaps{})),
+		"negative release":             s.ReleaseBudget(ctx, time.Now(), -1),
+		"Revoke a short id":            s.RevokeSession(ctx, RevocationID(1)[1:], time.Now().Add(time.Hour)),
+		"Revoke a long id":             s.RevokeSession(ctx, RevocationID(1)+"0", time.Now().Add(time.Hour)),
+		"Revoke upper case":            s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
+		"Revoke not hex":               s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
+		"Revoke until past":            s.RevokeSession(ctx, RevocationID(1), time.Now().Add(-time.Second)),
+		"Revoke until 14h":             s.RevokeSession(ctx, RevocationID(1), time.Now().Add(14*time.Hour)),
+		"report without a message id":  reportErr(caddyotp.Report{Status: caddyotp.ReportDelivered}),
+		"report with a 257-byte id":    reportErr(caddyotp.Report{MessageID: strings.Repeat("m", 257), Status: caddyotp.ReportDelivered}),
+		"report without a status":      reportErr(caddyotp.Report{MessageID: "m-1"}),
+		"report of status sent":        reportErr(caddyotp.Report{MessageID: "m-1", Status: "sent"}),
+		"report billed below zero":     reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: -0.01}),
+		"report billed over 100":       reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: 100.01}),
+		"report billed NaN":            reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: math.NaN()}),
+		"lease without a name":         Second(s.TakeLease(ctx, "", "a", time.Minute)),
+		"lease without a holder":       Second(s.TakeLease(ctx, "logs", "", time.Minute)),
+		"lease below 1ms":              Second(s.TakeLease(ctx, "logs", "a", time.Millisecond-1)),
+		"lease past MaxLease":          Second(s.TakeLease(ctx, "logs", "a", caddyotp.MaxLease+time.Millisecond)),
+		"cursor without a name":        Second(s.Cursor(ctx, "")),
+		"save a cursor without a name": s.SetCursor(ctx, "", "v"),
 	}
 	for name, err := range calls {
 		if !errors.Is(err, caddyotp.ErrInvalidArgument) {

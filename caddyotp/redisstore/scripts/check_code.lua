@@ -6,7 +6,8 @@
 -- ARGV[6] the ceiling: from this failure of a run on, every failure locks for the window
 -- and the run lasts a window past the lock (0: none)
 -- Returns {outcome, attempts_left, retry_after_ms, locked_now} with outcome
--- 0 verified, 1 incorrect, 2 burned, 3 expired, 4 locked.
+-- 0 verified, 1 incorrect, 2 burned, 3 expired, 4 locked; a verified code adds its message
+-- id ('' for none) as a fifth element.
 
 local code, fail, lock, locks = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local after, base, max, window, ceiling =
@@ -41,8 +42,10 @@ if same then
 end
 
 if same then
+  -- the message id set_code_message.lua noted, for the provider's feedback
+  local message = redis.call('HGET', code, 'm') or ''
   redis.call('DEL', code, fail, locks)
-  return {0, 0, 0, 0}
+  return {0, 0, 0, 0, message}
 end
 
 local left = redis.call('HINCRBY', code, 'a', -1)

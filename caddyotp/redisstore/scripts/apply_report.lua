@@ -1,0 +1,38 @@
+-- apply_report.lua: gives the ledger entry of a message id its report, once.
+-- KEYS[1] the ledger (stream), KEYS[2] its index (message id → stream id), KEYS[3] its
+-- reports (stream id → report)
+-- ARGV[1] the message id, ARGV[2] the report as JSON, ARGV[3] the ledger's TTL in ms (for
+-- a ledger that has none)
+-- Returns {0} unknown (no entry kept has the id), {1} duplicate (the entry has taken a
+-- report before; nothing changed), or {2, the entry as JSON} applied.
+
+local ledger, ids, reports = KEYS[1], KEYS[2], KEYS[3]
+local sid = redis.call('HGET', ids, ARGV[1])
+if not sid then
+  return {0}
+end
+local found = redis.call('XRANGE', ledger, sid, sid)
+if #found == 0 then
+  -- the index outlived its entry (append_ledger.lua trims both, so only after a manual
+  -- change): repair it
+  redis.call('HDEL', ids, ARGV[1])
+  redis.call('HDEL', reports, sid)
+  return {0}
+end
+if redis.call('HSETNX', reports, sid, ARGV[2]) == 0 then
+  return {1}
+end
+-- the reports live as long as the ledger
+local ttl = redis.call('PTTL', ledger)
+if ttl <= 0 then
+  ttl = ARGV[3]
+end
+redis.call('PEXPIRE', reports, ttl)
+
+local fields = found[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'e' then
+    return {2, fields[i + 1]}
+  end
+end
+return {2, ''}
