@@ -1,8 +1,8 @@
 // Package caddyotp puts SMS one-time passwords in front of any Caddy route. Importing it
 // (xcaddy build --with github.com/caddyotp/caddyotp) registers every module, as Caddy's
 // modules/standard does: the otp app (the host, in the caddyotp sub-package), its stores,
-// senders and delivery report readers (guests, one package each), and the otp_gate and
-// otp_api handlers.
+// senders and delivery report readers (guests, one package each), and the otp_gate,
+// otp_api and otp_dashboard handlers.
 package caddyotp
 
 import (
@@ -22,7 +22,8 @@ import (
 	_ "github.com/caddyotp/caddyotp/caddyotp/logsreports"
 	_ "github.com/caddyotp/caddyotp/caddyotp/sqsreports"
 
-	// Handlers: http.handlers.otp_gate and http.handlers.otp_api
+	// Handlers: http.handlers.otp_gate, http.handlers.otp_api and http.handlers.otp_dashboard
 	_ "github.com/caddyotp/caddyotp/caddyotp/otpapi"
+	_ "github.com/caddyotp/caddyotp/caddyotp/otpdashboard"
 	_ "github.com/caddyotp/caddyotp/caddyotp/otpgate"
 )

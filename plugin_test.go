@@ -12,7 +12,7 @@ import (
 // gives (`caddy list-modules | grep otp`).
 func TestModules(t *testing.T) {
 	want := []string{
-		"http.handlers.otp_api", "http.handlers.otp_gate", "otp",
+		"http.handlers.otp_api", "http.handlers.otp_dashboard", "http.handlers.otp_gate", "otp",
 		"otp.reports.cloudwatch_logs", "otp.reports.sqs",
 		"otp.senders.eum", "otp.senders.log", "otp.senders.sns",
 		"otp.stores.memory", "otp.stores.redis",

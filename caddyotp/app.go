@@ -340,6 +340,16 @@ func (a *App) Template(name string) *Template {
 // template is Template under its first name, which the package's tests still use.
 func (a *App) template(name string) *Template { return a.Template(name) }
 
+// TemplateNames returns the names of every template of the app, sorted.
+func (a *App) TemplateNames() []string {
+	names := make([]string, 0, len(a.templates))
+	for name := range a.templates {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // TemplateForKey returns the template whose API key is key, or nil when none is. Every
 // key is compared, in constant time, so the answer takes as long whichever matches.
 func (a *App) TemplateForKey(key string) *Template {

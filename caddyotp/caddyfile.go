@@ -55,6 +55,13 @@ func init() {
 //			limit mobile|ip|prefix|template <count> <window>
 //			web_otp <domain>
 //			lock_group <name>
+//			guard {
+//				window <duration>
+//				min_sends <n>
+//				min_conversion <ratio>
+//				block <duration>
+//				shadow
+//			}
 //		}
 //	}
 func parseGlobalOTP(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -266,6 +273,8 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 			err = caddyfilex.OneArg(d, &t.WebOTP)
 		case "lock_group":
 			err = caddyfilex.OneArg(d, &t.LockGroup)
+		case "guard":
+			t.Guard, err = parseGuard(d)
 		case "limit":
 			args := d.RemainingArgs()
 			if len(args) != 3 {

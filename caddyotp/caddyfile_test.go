@@ -115,6 +115,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"gate secure_cookies value", "http://localhost {\n otp_gate {\n  secure_cookies on\n }\n}", "'secure_cookies' takes no value, got 'on'"},
 		{"gate secure_cookies twice", "http://localhost {\n otp_gate {\n  secure_cookies\n  secure_cookies\n }\n}", "'secure_cookies' is given more than once"},
 		{"api block", "http://localhost {\n otp_api {\n  foo\n }\n}", "unrecognized subdirective 'foo'"},
+		{"guard unknown", "{\n otp {\n  template a {\n   guard {\n    limit 5\n   }\n  }\n }\n}", "guard: unrecognized subdirective 'limit'"},
+		{"guard twice", "{\n otp {\n  template a {\n   guard {\n    block 1h\n    block 2h\n   }\n  }\n }\n}", "guard: 'block' is given more than once"},
+		{"guard min_sends word", "{\n otp {\n  template a {\n   guard {\n    min_sends many\n   }\n  }\n }\n}", "'min_sends': 'many' is not a whole number"},
+		{"guard shadow value", "{\n otp {\n  template a {\n   guard {\n    shadow yes\n   }\n  }\n }\n}", "wrong argument count"},
+		{"guard argument", "{\n otp {\n  template a {\n   guard on\n  }\n }\n}", "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

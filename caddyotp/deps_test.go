@@ -24,6 +24,7 @@ func TestHostImportsNoGuest(t *testing.T) {
 		"github.com/caddyotp/caddyotp/caddyotp/eumsender", "github.com/caddyotp/caddyotp/caddyotp/sqsreports",
 		"github.com/caddyotp/caddyotp/caddyotp/logsreports",
 		"github.com/caddyotp/caddyotp/caddyotp/otpgate", "github.com/caddyotp/caddyotp/caddyotp/otpapi",
+		"github.com/caddyotp/caddyotp/caddyotp/otpdashboard",
 	}
 	for _, d := range deps {
 		for _, f := range forbidden {

@@ -14,6 +14,7 @@ const (
 	CodeInvalidSenderID          = "invalid_sender_id"
 	CodeInvalidOriginationNumber = "invalid_origination_number"
 	CodeInvalidLimit             = "invalid_limit"
+	CodeInvalidDays              = "invalid_days"
 	CodeInvalidTemplateKey       = "invalid_template_key"
 	CodeOTPIncorrect             = "otp_incorrect"
 	CodeOTPRequired              = "otp_required"
@@ -41,6 +42,7 @@ var errorStatus = map[string]int{
 	CodeInvalidSenderID:          http.StatusBadRequest,
 	CodeInvalidOriginationNumber: http.StatusBadRequest,
 	CodeInvalidLimit:             http.StatusBadRequest,
+	CodeInvalidDays:              http.StatusBadRequest,
 	CodeInvalidTemplateKey:       http.StatusUnauthorized,
 	CodeOTPIncorrect:             http.StatusUnauthorized,
 	CodeOTPRequired:              http.StatusUnauthorized,

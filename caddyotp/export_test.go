@@ -25,3 +25,6 @@ func (a *App) BilledMetricForTest() *prometheus.CounterVec  { return a.metrics.b
 func (t *Template) ProvisionForTest(name string)            { t.provision(name, caddy.NewReplacer()) }
 func (t *Template) ValidateForTest() error                  { return t.validate() }
 func (t *Template) LockGroupForTest() string                { return t.lockGroup }
+
+func (a *App) GuardBlocksMetricForTest() *prometheus.CounterVec { return a.metrics.guardBlocks }
+func (a *App) LimitHitsMetricForTest() *prometheus.CounterVec   { return a.metrics.limitHits }

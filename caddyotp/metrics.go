@@ -20,6 +20,7 @@ type metrics struct {
 	reports        *prometheus.CounterVec   // template, country, status (delivered|failed)
 	billed         *prometheus.CounterVec   // template, country
 	feedback       *prometheus.CounterVec   // provider
+	guardBlocks    *prometheus.CounterVec   // template, scope (country|prefix), mode (block|shadow)
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -32,7 +33,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "verifications_total", Help: "Code checks by template, country of the mobile and outcome; verified against sms_sends_total by country shows SMS pumping."},
 			[]string{"template", "country", "outcome"}),
 		limitHits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "limit_hits_total", Help: "Sends refused before the provider, by template and kind (" + strings.Join(append(limitKindNames(), "resend", "budget", "country", "locked"), ", ") + ")."},
+			Name: "limit_hits_total", Help: "Sends refused before the provider, by template and kind (" + strings.Join(append(limitKindNames(), "resend", "budget", "country", "locked", "guard"), ", ") + ")."},
 			[]string{"template", "kind"}),
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "lockouts_total", Help: "Mobiles locked after a run of wrong codes, by template."},
@@ -56,6 +57,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "sms_feedback_total", Help: "Used codes told to the provider (End User Messaging's message feedback), by provider."},
 			[]string{"provider"}),
+		guardBlocks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "guard_blocks_total", Help: "Destinations the pumping guard blocked, by template, scope (country, prefix) and mode (block; shadow: only reported)."},
+			[]string{"template", "scope", "mode"}),
 	}
 	if reg == nil {
 		return m, nil
@@ -88,6 +92,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	if err == nil {
 		m.feedback, err = register(reg, m.feedback)
+	}
+	if err == nil {
+		m.guardBlocks, err = register(reg, m.guardBlocks)
 	}
 	if err != nil {
 		return nil, err

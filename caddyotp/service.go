@@ -73,6 +73,9 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		a.metrics.limitHits.WithLabelValues(t.name, "country").Inc()
 		return SendResult{}, NewError(CodeCountryNotAllowed, "sending to %s numbers is not allowed for this template", num.Country)
 	}
+	if err := a.checkGuard(ctx, t, num); err != nil {
+		return SendResult{}, err
+	}
 
 	key := CodeKey{Template: t.name, Mobile: num.E164}
 	nonce := newNonce()
@@ -125,6 +128,7 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		release()
 		return SendResult{}, sendErr
 	}
+	a.countGuard(ctx, t, num, false)
 	if a.feedback != nil && id != "" {
 		// for the provider's feedback once the code is used; a failure costs only that
 		if err := a.store.SetCodeMessage(context.WithoutCancel(ctx), key, hash, id); err != nil {
@@ -330,6 +334,12 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	}
 	switch res.Outcome {
 	case OutcomeVerified:
+		// the daily counts: the code's own step is in the mobile's slot, the counts in the
+		// template's, so this is a second step; a failure costs one count, logged
+		if err := a.store.CountVerified(context.WithoutCancel(ctx), t.name, StatsCountry(num.Country), time.Now()); err != nil {
+			a.logger.Warn("counting a verified code", zap.String("template", t.name), zap.Error(err))
+		}
+		a.countGuard(ctx, t, num, true)
 		if a.feedback != nil && res.MessageID != "" {
 			a.sendFeedback(res.MessageID)
 		}

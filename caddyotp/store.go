@@ -59,7 +59,10 @@ type Store interface {
 	ReleaseBudget(ctx context.Context, at time.Time, microUSD int64) error
 
 	// AppendLedger records one send attempt in the template's SMS ledger, which keeps the
-	// newest entries only (at least 10,000 a template).
+	// newest entries only (at least 10,000 a template). In the same atomic step, an entry
+	// whose Status is "sent" or "unknown" (an SMS that left) adds one to Sent and its
+	// PriceUSD to EstimatedMicroUSD in the daily counts of its template, UTC day (of Time)
+	// and StatsCountry(Country).
 	AppendLedger(ctx context.Context, e LedgerEntry) error
 
 	// RecentLedger returns the template's newest ledger entries, newest first, at most n,
@@ -69,11 +72,26 @@ type Store interface {
 	// ApplyReport gives the entry of r.MessageID in the template's ledger the report r, once:
 	// the entry takes Status, BilledUSD (when r.HasPrice), Carrier and ReportedAt (r.At), and
 	// the spend of the entry's UTC day and month moves by billed − the entry's PriceUSD
-	// (never below zero; a period no longer kept is not corrected). It answers
+	// (never below zero; a period no longer kept is not corrected). In the step that marks
+	// the entry, the daily counts of the entry's day and country add one to Delivered or
+	// Failed and, with a price, the billed amount to BilledMicroUSD. It answers
 	// ReportDuplicate, changing nothing, when the entry has taken a report before, and
 	// ReportUnknown when no entry kept has that id. With ReportApplied it returns the entry
 	// as it now is. r passed CheckReport.
 	ApplyReport(ctx context.Context, template string, r Report) (ReportOutcome, LedgerEntry, error)
+
+	// CountVerified adds one to Verified in the daily counts of the template, the UTC day of
+	// at and country: a code of that template, sent to that country, was used.
+	CountVerified(ctx context.Context, template, country string, at time.Time) error
+
+	// DailyCounts returns the template's daily counts from the UTC day of from to that of
+	// to, both included (at most MaxStatsDays), one element per day and country that has any,
+	// in no particular order. Counts are kept StatsTTL after their day's last update.
+	DailyCounts(ctx context.Context, template string, from, to time.Time) ([]DailyCount, error)
+
+	// BudgetSpent returns the micro-USD spent (reserved, less what was given back, corrected
+	// by reports) in the UTC day and month of at.
+	BudgetSpent(ctx context.Context, at time.Time) (day, month int64, err error)
 
 	// SetCodeMessage notes the provider's message id on k's code, if it is still the one
 	// with hash, so that CheckCode can return it with a right code (the sender's feedback).
@@ -94,6 +112,9 @@ type Store interface {
 	// after that the token is dead anyway). Watchers learn of it within a second.
 	RevokeSession(ctx context.Context, id string, until time.Time) error
 
+	// The pumping guard's counts and blocks.
+	GuardStore
+
 	// WatchRevocations feeds fn with revocations until ctx ends, and returns only then.
 	// It first delivers every revocation still in force, then calls health(true), then
 	// delivers each new one as it is made. When the feed breaks (so revocations may be
@@ -101,6 +122,25 @@ type Store interface {
 	// every revocation in force again, and calls health(true). fn and health are called
 	// from one goroutine.
 	WatchRevocations(ctx context.Context, fn func(id string, until time.Time), health func(ok bool))
+}
+
+// GuardStore is the part of a Store that keeps the pumping guard's counts and blocks.
+type GuardStore interface {
+	// GuardBlocked returns how long the longest block of keys in the template's pumping
+	// guard still lasts, 0 when none of them is blocked.
+	GuardBlocked(ctx context.Context, template string, keys []string) (time.Duration, error)
+
+	// GuardCount counts one SMS sent (verified false) or one code used (verified true) under
+	// each of keys in the template's guard, at at, in fixed windows of p.Window (the current
+	// and the previous are kept; GuardWindowCounts reads the rolling window from them). Then,
+	// for a send, it judges each key with GuardJudge on the rolling counts and, where the mark
+	// is reached and the key is not blocked already, blocks it for p.Block
+	// and returns it: the keys this count blocked (or would have). All in one atomic step.
+	GuardCount(ctx context.Context, template string, keys []string, verified bool, p GuardPolicy, at time.Time) ([]string, error)
+
+	// GuardBlocks returns every key the template's guard blocks now, with how long each
+	// block still lasts.
+	GuardBlocks(ctx context.Context, template string) (map[string]time.Duration, error)
 }
 
 // ProcessLocal is implemented by a store whose state lives in this process alone and
@@ -208,6 +248,18 @@ type LedgerEntry struct {
 	BilledUSD  *float64   `json:"billed_usd,omitempty"`  // what the provider billed
 	Carrier    string     `json:"carrier,omitempty"`     // the destination's carrier
 	ReportedAt *time.Time `json:"reported_at,omitempty"` // when the provider reported
+}
+
+// DailyCount is what happened to one template's SMS to one country on one UTC day.
+type DailyCount struct {
+	Date              string // the UTC day, 2006-01-02
+	Country           string // ISO 3166-1 alpha-2, ZZ for none (StatsCountry)
+	Sent              int64  // SMS that left (ledger status sent or unknown)
+	Verified          int64  // codes used
+	Delivered         int64  // reported delivered
+	Failed            int64  // reported failed
+	EstimatedMicroUSD int64  // the estimates of the SMS that left
+	BilledMicroUSD    int64  // what reports billed
 }
 
 // ErrStoreUnavailable wraps every error a store returns that means it could not answer.

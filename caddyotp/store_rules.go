@@ -213,3 +213,50 @@ func ReportedEntry(e LedgerEntry, r Report) LedgerEntry {
 	e.ReportedAt = &at
 	return e
 }
+
+// StatsTTL is how long a day's counts are kept after their last update.
+const StatsTTL = 400 * 24 * time.Hour
+
+// MaxStatsDays is the most days DailyCounts reads in one call.
+const MaxStatsDays = 400
+
+// StatsDate names the UTC day of at as DailyCount.Date does.
+func StatsDate(at time.Time) string { return at.UTC().Format("2006-01-02") }
+
+// CountsSend reports whether a ledger entry counts in Sent: its SMS left (sent or unknown).
+func CountsSend(e LedgerEntry) bool { return e.Status == statusSent || e.Status == statusUnknown }
+
+// CheckStatsRange checks DailyCounts' arguments: from not after to, at most MaxStatsDays days.
+func CheckStatsRange(from, to time.Time) error {
+	f, t := from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
+	switch {
+	case f.After(t):
+		return fmt.Errorf("%w: counts from %s to %s: from is after to", ErrInvalidArgument, StatsDate(from), StatsDate(to))
+	case t.Sub(f) >= MaxStatsDays*24*time.Hour:
+		return fmt.Errorf("%w: counts of more than %d days", ErrInvalidArgument, MaxStatsDays)
+	}
+	return nil
+}
+
+// CheckCountry checks a country of the counts: 1 to 3 upper-case letters or digits (an ISO
+// 3166-1 alpha-2 code, or libphonenumber's 001 for numbers of no country).
+func CheckCountry(country string) error {
+	ok := len(country) >= 1 && len(country) <= 3
+	for i := 0; ok && i < len(country); i++ {
+		c := country[i]
+		ok = c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+	}
+	if !ok {
+		return fmt.Errorf("%w: country %q is not 1 to 3 upper-case letters or digits", ErrInvalidArgument, country)
+	}
+	return nil
+}
+
+// StatsCountry is the country a ledger entry is counted under: its own, or ZZ (unknown)
+// when it has none.
+func StatsCountry(country string) string {
+	if country == "" {
+		return "ZZ"
+	}
+	return country
+}

@@ -89,6 +89,10 @@ type Template struct {
 	// Default: the template's own name (locks per template)
 	LockGroup string `json:"lock_group,omitempty"`
 
+	// The pumping guard: refuse destinations whose codes are seldom used (see Guard).
+	// Default: off
+	Guard *Guard `json:"guard,omitempty"`
+
 	// A domain for the WebOTP / iOS one-time-code line "@example.com #123456" appended to
 	// the message, so browsers can fill the code in. Default: none
 	WebOTP string `json:"web_otp,omitempty"`
@@ -145,6 +149,9 @@ func (t *Template) provision(name string, repl *caddy.Replacer) {
 	for _, c := range t.Countries {
 		t.countries[strings.ToUpper(c)] = true
 	}
+	if t.Guard != nil {
+		t.Guard.provision()
+	}
 	t.limits = make(map[string]Limit, len(limitKinds))
 	for _, k := range limitKinds {
 		t.limits[k.Name] = k.Default
@@ -160,6 +167,11 @@ func (t *Template) provision(name string, repl *caddy.Replacer) {
 
 // validate checks a provisioned template; every message names the setting.
 func (t *Template) validate() error {
+	if t.Guard != nil {
+		if err := t.Guard.validate(); err != nil {
+			return err
+		}
+	}
 	if !strings.Contains(t.Message, "{code}") {
 		return fmt.Errorf("message must contain {code}")
 	}

@@ -98,3 +98,36 @@ func TestResendBelowOneSecondFailsAtProvision(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardValidate: a guard's settings out of range fail at provision, naming the setting;
+// an empty guard takes the defaults.
+func TestGuardValidate(t *testing.T) {
+	tests := []struct {
+		guard caddyotp.Guard
+		want  string
+	}{
+		{caddyotp.Guard{Window: caddy.Duration(time.Minute)}, "guard window 1m0s is outside 1h..720h"},
+		{caddyotp.Guard{Window: caddy.Duration(31 * 24 * time.Hour)}, "guard window 744h0m0s is outside 1h..720h"},
+		{caddyotp.Guard{MinSends: 4}, "guard min_sends 4 is outside 5..1000000"},
+		{caddyotp.Guard{MinConversion: 1.5}, "guard min_conversion 1.5 is outside 0.01..1"},
+		{caddyotp.Guard{MinConversion: -0.1}, "guard min_conversion -0.1 is outside 0.01..1"},
+		{caddyotp.Guard{Block: caddy.Duration(time.Second)}, "guard block 1s is outside 1m..168h"},
+		{caddyotp.Guard{Block: caddy.Duration(8 * 24 * time.Hour)}, "guard block 192h0m0s is outside 1m..168h"},
+	}
+	for _, tt := range tests {
+		g := tt.guard
+		tmpl := &caddyotp.Template{Guard: &g}
+		tmpl.ProvisionForTest("login")
+		if err := tmpl.ValidateForTest(); err == nil || err.Error() != tt.want {
+			t.Errorf("expected %q for %+v, got %v", tt.want, tt.guard, err)
+		}
+	}
+	tmpl := &caddyotp.Template{Guard: &caddyotp.Guard{}}
+	tmpl.ProvisionForTest("login")
+	if err := tmpl.ValidateForTest(); err != nil {
+		t.Fatal(err)
+	}
+	if g := tmpl.Guard; time.Duration(g.Window) != 24*time.Hour || g.MinSends != 20 || g.MinConversion != 0.2 || time.Duration(g.Block) != 6*time.Hour {
+		t.Errorf("expected the defaults 24h, 20, 0.2, 6h, got %+v", *g)
+	}
+}

@@ -22,9 +22,10 @@ import (
 )
 
 // updateDocs makes TestBrowserGateFlow copy its challenge-page screenshot to
-// docs/challenge.png, the picture the README shows. Off by default, so a plain test run
-// never changes a committed file: go test ./integration/ -run Browser -update-docs
-var updateDocs = flag.Bool("update-docs", false, "write the challenge page screenshot to docs/challenge.png")
+// docs/challenge.png and TestBrowserDashboard its desktop screenshot to docs/dashboard.png,
+// the pictures the README shows. Off by default, so a plain test run never changes a
+// committed file: go test ./integration/ -run Browser -update-docs
+var updateDocs = flag.Bool("update-docs", false, "write the screenshots the README shows to docs/")
 
 const (
 	chromiumPath = "/usr/bin/chromium"
@@ -237,7 +238,8 @@ func (b *browser) expectClean(step, gated string) {
 
 // TestBrowserGateFlow drives a real headless Chromium through the gate of a built Caddy
 // with real Redis and the SNS double: challenge, mobile, code, the upstream, a reload, the
-// sign-out page, and the challenge again. Each step is screenshotted to screenshots/.
+// sign-out page, and the challenge again. Each step is screenshotted to screenshots/; the
+// challenge, the code step and the signed-out page must pass axe at phone and desktop width.
 func TestBrowserGateFlow(t *testing.T) {
 	rds := redistest.Start(t)
 	sns := snsdouble.New(t)
@@ -289,6 +291,7 @@ func TestBrowserGateFlow(t *testing.T) {
 	b.expectDocument(401, admin)
 	challenge := b.screenshot("challenge")
 	b.expectClean("challenge", admin)
+	b.expectAccessible("challenge")
 	if *updateDocs {
 		if err := os.MkdirAll(filepath.Join("..", "docs"), 0o755); err != nil {
 			t.Fatal(err)
@@ -309,6 +312,7 @@ func TestBrowserGateFlow(t *testing.T) {
 	b.expectDocument(401, admin)
 	b.screenshot("code-step")
 	b.expectClean("code step", admin)
+	b.expectAccessible("code step")
 	if got := b.text("label[for=otp]"); !strings.Contains(got, "••56") {
 		t.Errorf("expected the code step to show the masked mobile, got %q", got)
 	}
@@ -357,6 +361,7 @@ func TestBrowserGateFlow(t *testing.T) {
 	}
 	b.screenshot("signed-out")
 	b.expectClean("signed out", admin)
+	b.expectAccessible("signed out")
 	t.Logf("browser flow took %s", time.Since(started).Round(time.Millisecond))
 }
 

@@ -110,6 +110,20 @@ func spentToday(t testing.TB, rdb redis.UniversalClient) int64 {
 	return n
 }
 
+// waitSpent waits until today's spend is want micro-USD (a report corrects the budget just
+// after it marks the ledger entry), and returns what it last read.
+func waitSpent(t testing.TB, rdb redis.UniversalClient, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		got := spentToday(t, rdb)
+		if got == want || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // sendFor sends a code to mobile at base and returns the message id.
 func sendFor(t testing.TB, base, mobile string) string {
 	t.Helper()
@@ -216,7 +230,7 @@ func TestReportsEUMThroughSQS(t *testing.T) {
 		e.Provider != "eum" || e.PriceUSD != smsPrice {
 		t.Errorf("expected billed 0.0423 by Vodafone UK, reported, provider eum, estimate kept; got %+v", e)
 	}
-	if got := spentToday(t, rs.Client()); got != 42_300 {
+	if got := waitSpent(t, rs.Client(), 42_300); got != 42_300 {
 		t.Errorf("expected the day's spend moved from the estimate to the billed 42300, got %d", got)
 	}
 
@@ -256,8 +270,48 @@ func TestReportsEUMThroughSQS(t *testing.T) {
 	if e.BilledUSD == nil || *e.BilledUSD != 0 {
 		t.Errorf("expected the failed entry billed 0, got %+v", e)
 	}
-	if got := spentToday(t, rs.Client()); got != 42_300 {
+	if got := waitSpent(t, rs.Client(), 42_300); got != 42_300 {
 		t.Errorf("expected the failed SMS's estimate given back (42300 left), got %d", got)
+	}
+
+	// sms-stats counts what the ledger shows
+	a := request(t, "GET", base+"/otp/sms-stats?days=2", nil, nil, "", apiKey)
+	var st struct {
+		Template string `json:"template"`
+		Days     []struct {
+			Date                              string
+			Sent, Verified, Delivered, Failed int
+			EstimatedUSD                      float64 `json:"estimated_usd"`
+			BilledUSD                         float64 `json:"billed_usd"`
+		} `json:"days"`
+		Countries []struct {
+			Country        string
+			Sent, Verified int
+			Conversion     float64
+			Blocked        bool
+		} `json:"countries"`
+		Budget struct {
+			DailyUSD      float64 `json:"daily_usd"`
+			DailySpentUSD float64 `json:"daily_spent_usd"`
+		} `json:"budget"`
+	}
+	if err := json.Unmarshal([]byte(a.body), &st); err != nil || a.status != http.StatusOK {
+		t.Fatalf("expected sms-stats, got %d %s (%v)", a.status, a.body, err)
+	}
+	if len(st.Days) != 2 || st.Template != "login" {
+		t.Fatalf("expected two days of login, got %s", a.body)
+	}
+	d := st.Days[1]
+	if d.Date != time.Now().UTC().Format("2006-01-02") || d.Sent != 2 || d.Verified != 1 || d.Delivered != 1 || d.Failed != 1 ||
+		!near(d.EstimatedUSD, 0.10) || !near(d.BilledUSD, 0.0423) {
+		t.Errorf("expected today: 2 sent, 1 verified, 1 delivered, 1 failed, 0.10 estimated, 0.0423 billed; got %s", a.body)
+	}
+	if len(st.Countries) != 2 || st.Countries[0].Country != "GB" || st.Countries[0].Conversion != 1 ||
+		st.Countries[1].Country != "US" || st.Countries[1].Verified != 0 {
+		t.Errorf("expected GB converted 1 and US 0, got %s", a.body)
+	}
+	if st.Budget.DailyUSD != dailyBudget || !near(st.Budget.DailySpentUSD, 0.0423) {
+		t.Errorf("expected the budget %d with 0.0423 spent, got %s", dailyBudget, a.body)
 	}
 }
 
@@ -284,7 +338,7 @@ func TestReportsSNSThroughLogs(t *testing.T) {
 		t.Errorf("expected billed 0.0398 by EE through sns, got %+v", e)
 	}
 	waitEntry(t, base, failed, "failed", 5*time.Second)
-	if got := spentToday(t, rs.Client()); got != 2*39_800 {
+	if got := waitSpent(t, rs.Client(), 2*39_800); got != 2*39_800 {
 		t.Errorf("expected the day's spend to be the two billed prices, %d, got %d", 2*39_800, got)
 	}
 }
@@ -344,7 +398,7 @@ func TestReportsTwoInstances(t *testing.T) {
 	if applied != n {
 		t.Errorf("expected %d reports applied across the instances, got %v", n, applied)
 	}
-	if got, want := spentToday(t, rs.Client()), int64(n*40_000); got != want {
+	if got, want := waitSpent(t, rs.Client(), n*40_000), int64(n*40_000); got != want {
 		t.Errorf("expected the spend to be %d billed prices (%d micro-USD), got %d", n, want, got)
 	}
 }

@@ -2,11 +2,11 @@ package eumsender
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
 	"github.com/caddyotp/caddyotp/caddyotp/snssender"
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 	"github.com/caddyotp/caddyotp/internal/eumdouble"
 	"github.com/caddyotp/caddyotp/internal/snsdouble"
 	"github.com/caddyotp/caddyotp/internal/testcaddy"
@@ -30,25 +30,16 @@ func BenchmarkSend(b *testing.B) {
 	}
 	b.Run("sns", func(b *testing.B) {
 		d := snsdouble.New(b)
-		setOfflineAWS(b)
-		s := &snssender.SNSSender{Region: "eu-west-2", Endpoint: d.URL()}
+		awsdouble.OfflineAWS(b)
+		s := &snssender.SNSSender{Connection: at(d.URL())}
 		testcaddy.Provision(b, s)
 		run(b, s)
 	})
 	b.Run("eum", func(b *testing.B) {
 		d := eumdouble.New(b)
-		setOfflineAWS(b)
-		s := &EUMSender{Region: "eu-west-2", Endpoint: d.URL(), ConfigurationSet: "otp"}
+		awsdouble.OfflineAWS(b)
+		s := &EUMSender{Connection: at(d.URL()), ConfigurationSet: "otp"}
 		testcaddy.Provision(b, s)
 		run(b, s)
 	})
-}
-
-// setOfflineAWS is eumdouble.OfflineAWS for a benchmark.
-func setOfflineAWS(b *testing.B) {
-	b.Helper()
-	for _, kv := range eumdouble.OfflineAWSEnv(b) {
-		k, v, _ := strings.Cut(kv, "=")
-		b.Setenv(k, v)
-	}
 }

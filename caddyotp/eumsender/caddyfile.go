@@ -1,8 +1,10 @@
 package eumsender
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/awsx"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
 )
 
 // UnmarshalCaddyfile sets up the sender from Caddyfile tokens. Syntax:
@@ -23,54 +25,21 @@ func (s *EUMSender) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		word := d.Val()
-		if seen[word] {
-			return d.Errf("%s specified more than once", word)
-		}
-		seen[word] = true
-		var field *string
+	return s.Connection.UnmarshalBlock(d, func(word string) error {
 		switch word {
-		case "region":
-			field = &s.Region
-		case "endpoint":
-			field = &s.Endpoint
-		case "profile":
-			field = &s.Profile
-		case "configuration_set":
-			field = &s.ConfigurationSet
-		case "protect_configuration":
-			field = &s.ProtectConfiguration
 		case "timeout":
+			return awsx.TimeoutArg(d, &s.Timeout)
+		case "configuration_set":
+			return caddyfilex.OneArg(d, &s.ConfigurationSet)
+		case "protect_configuration":
+			return caddyfilex.OneArg(d, &s.ProtectConfiguration)
 		case "feedback":
 			if d.NextArg() {
-				return d.ArgErr()
+				return d.Errf("'feedback' takes no value, got '%s'", d.Val())
 			}
 			s.FeedbackEnabled = true
-			continue
-		default:
-			return d.Errf("unrecognized subdirective '%s'", word)
+			return nil
 		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		if field != nil {
-			*field = val
-			continue
-		}
-		dur, err := caddy.ParseDuration(val)
-		if err != nil {
-			return d.Errf("parsing timeout %q: %v", val, err)
-		}
-		if dur <= 0 {
-			return d.Errf("timeout must be positive, got %s", val)
-		}
-		s.Timeout = caddy.Duration(dur)
-	}
-	return nil
+		return awsx.Unrecognized(d, word)
+	})
 }

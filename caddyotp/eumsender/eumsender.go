@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,19 +34,9 @@ func init() {
 // first send: the module makes no AWS call at provision. Each call makes exactly one attempt
 // (the SDK's own retries are off); the service decides whether to try again.
 type EUMSender struct {
-	// The AWS region, such as `eu-west-2`. Required unless the environment (`AWS_REGION`)
-	// or the shared config profile names one.
-	// Default: the environment's region
-	Region string `json:"region,omitempty"`
-
-	// An End User Messaging SMS-compatible endpoint to use instead of the region's public
-	// one: a VPC endpoint, or a test double such as `http://127.0.0.1:4566`.
-	// Default: the region's End User Messaging SMS endpoint
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// The shared config profile (`~/.aws/config`) to load settings and credentials from.
-	// Default: the SDK's default profile (`AWS_PROFILE`, else `default`)
-	Profile string `json:"profile,omitempty"`
+	// Where End User Messaging SMS is: `region`, `endpoint` (a compatible one, instead of
+	// the region's) and `profile`, each documented there.
+	awsx.Connection
 
 	// How long one attempt may take, connection and answer included; the same bound holds
 	// for one message feedback call. The caller's own deadline, when shorter, wins.
@@ -71,8 +60,7 @@ type EUMSender struct {
 	// Default: false
 	FeedbackEnabled bool `json:"feedback,omitempty"`
 
-	client  *sms.Client
-	poolKey string
+	lease *awsx.Lease[*sms.Client]
 }
 
 const defaultEUMTimeout = 5 * time.Second
@@ -85,21 +73,9 @@ var (
 	protectConfigurationARN = regexp.MustCompile(`^arn:aws[a-z-]*:sms-voice:[a-z0-9-]+:[0-9]{12}:protect-configuration/[A-Za-z0-9_-]{1,64}$`)
 )
 
-// eumClients holds the End User Messaging SMS clients in use, keyed by region, endpoint and
-// profile, so that a config reload reuses them.
-var eumClients = caddy.NewUsagePool()
-
-// pooledEUMClient is an End User Messaging SMS client with the HTTP client it alone uses.
-type pooledEUMClient struct {
-	client *sms.Client
-	cfg    aws.Config
-}
-
-// Destruct closes the client's idle connections.
-func (c *pooledEUMClient) Destruct() error {
-	awsx.CloseIdle(c.cfg)
-	return nil
-}
+// eumClients holds the End User Messaging SMS clients in use, keyed by connection, so that
+// a config reload reuses them.
+var eumClients = awsx.NewPool(newEUMClient)
 
 // CaddyModule returns the Caddy module information.
 func (EUMSender) CaddyModule() caddy.ModuleInfo {
@@ -113,9 +89,7 @@ func (EUMSender) CaddyModule() caddy.ModuleInfo {
 // and takes a client from the pool.
 func (s *EUMSender) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
-	s.Region = repl.ReplaceKnown(s.Region, "")
-	s.Endpoint = repl.ReplaceKnown(s.Endpoint, "")
-	s.Profile = repl.ReplaceKnown(s.Profile, "")
+	s.Connection.Replace(repl)
 	s.ConfigurationSet = repl.ReplaceKnown(s.ConfigurationSet, "")
 	s.ProtectConfiguration = repl.ReplaceKnown(s.ProtectConfiguration, "")
 	if s.Timeout == 0 {
@@ -125,42 +99,23 @@ func (s *EUMSender) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	key := s.Region + "\x00" + s.Endpoint + "\x00" + s.Profile
-	val, _, err := eumClients.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newEUMClient(ctx, s.Region, s.Endpoint, s.Profile)
-	})
+	lease, err := eumClients.Take(ctx, s.Connection)
 	if err != nil {
 		return fmt.Errorf("eum sender: %w", err)
 	}
-	s.poolKey = key
-	s.client = val.(*pooledEUMClient).client
+	s.lease = lease
 	return nil
 }
 
-// newEUMClient builds a client from the default configuration. Loading reads the
-// environment and shared files only; credentials are fetched lazily at the first send.
-func newEUMClient(ctx context.Context, region, endpoint, profile string) (*pooledEUMClient, error) {
-	cfg, err := awsx.Config(ctx, region, profile)
-	if err != nil {
-		return nil, err
-	}
-	client := sms.NewFromConfig(cfg, func(o *sms.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		// the service counts every attempt, so the SDK must make only one per call
-		o.RetryMaxAttempts = 1
-		o.Retryer = aws.NopRetryer{}
-	})
-	return &pooledEUMClient{client: client, cfg: cfg}, nil
+// newEUMClient is an End User Messaging SMS client for cfg, at c's endpoint.
+func newEUMClient(cfg aws.Config, c awsx.Connection) *sms.Client {
+	return sms.NewFromConfig(cfg, func(o *sms.Options) { c.SetEndpoint(&o.BaseEndpoint) })
 }
 
 // Validate checks the configuration; it does no I/O.
 func (s *EUMSender) Validate() error {
-	if s.Endpoint != "" {
-		if !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
-			return fmt.Errorf("eum sender: endpoint %q must start with http:// or https://", s.Endpoint)
-		}
+	if err := s.Connection.Validate("eum sender"); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("eum sender: timeout must not be negative, got %v", time.Duration(s.Timeout))
@@ -176,25 +131,21 @@ func (s *EUMSender) Validate() error {
 
 // Cleanup releases the client; it is safe after a half-done Provision.
 func (s *EUMSender) Cleanup() error {
-	if s.poolKey == "" {
-		return nil
-	}
-	_, err := eumClients.Delete(s.poolKey)
-	s.poolKey, s.client = "", nil
+	err := s.lease.Release()
+	s.lease = nil
 	return err
 }
 
 // Send sends msg to msg.To in one attempt and returns End User Messaging's message id.
 func (s *EUMSender) Send(ctx context.Context, msg caddyotp.SMS) (string, error) {
-	if s.client == nil {
+	if s.lease == nil {
 		return "", &caddyotp.SendError{Code: "NotProvisioned", Err: errors.New("eum sender is not provisioned")}
 	}
-	attemptCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.Timeout), awsx.ErrAttemptTimeout)
-	defer cancel()
-
-	out, err := s.client.SendTextMessage(attemptCtx, s.sendTextMessageInput(msg))
+	out, err := awsx.Attempt(ctx, time.Duration(s.Timeout), func(ctx context.Context) (*sms.SendTextMessageOutput, error) {
+		return s.lease.Client.SendTextMessage(ctx, s.sendTextMessageInput(msg))
+	})
 	if err != nil {
-		return "", awsx.SendError(ctx, attemptCtx, err)
+		return "", err
 	}
 	return aws.ToString(out.MessageId), nil
 }
@@ -205,7 +156,7 @@ func (s *EUMSender) WantsFeedback() bool { return s.FeedbackEnabled }
 // Feedback tells End User Messaging, in one attempt, that the SMS messageID reached its
 // reader (PutMessageFeedback RECEIVED).
 func (s *EUMSender) Feedback(ctx context.Context, messageID string) error {
-	if s.client == nil {
+	if s.lease == nil {
 		return errors.New("eum sender is not provisioned")
 	}
 	if messageID == "" {
@@ -213,7 +164,7 @@ func (s *EUMSender) Feedback(ctx context.Context, messageID string) error {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.Timeout), awsx.ErrAttemptTimeout)
 	defer cancel()
-	_, err := s.client.PutMessageFeedback(ctx, &sms.PutMessageFeedbackInput{
+	_, err := s.lease.Client.PutMessageFeedback(ctx, &sms.PutMessageFeedbackInput{
 		MessageId:             aws.String(messageID),
 		MessageFeedbackStatus: types.MessageFeedbackStatusReceived,
 	})
@@ -230,5 +181,4 @@ var (
 	_ caddy.Validator         = (*EUMSender)(nil)
 	_ caddy.CleanerUpper      = (*EUMSender)(nil)
 	_ caddyfile.Unmarshaler   = (*EUMSender)(nil)
-	_ caddy.Destructor        = (*pooledEUMClient)(nil)
 )

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyotp/caddyotp/caddyotp"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 	"github.com/caddyotp/caddyotp/internal/eumdouble"
 )
 
@@ -18,7 +19,7 @@ import (
 // SendTextMessage, and a verified code is told to AWS with PutMessageFeedback.
 func TestEUMSenderInTheApp(t *testing.T) {
 	d := eumdouble.New(t)
-	eumdouble.OfflineAWS(t)
+	awsdouble.OfflineAWS(t)
 	sender, err := json.Marshal(map[string]any{
 		"sender": "eum", "region": "eu-west-2", "endpoint": d.URL(),
 		"configuration_set": "otp", "feedback": true,

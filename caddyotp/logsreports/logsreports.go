@@ -6,7 +6,6 @@ package logsreports
 import (
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/awsx"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
 )
 
@@ -37,19 +37,9 @@ type Reader struct {
 	// appended is read too. Required.
 	LogGroup string `json:"log_group,omitempty"`
 
-	// The AWS region, such as `eu-west-2`. Required unless the environment (`AWS_REGION`)
-	// or the shared config profile names one.
-	// Default: the environment's region
-	Region string `json:"region,omitempty"`
-
-	// A CloudWatch Logs-compatible endpoint to use instead of the region's public one: a
-	// VPC endpoint, or a test double such as `http://127.0.0.1:4566`.
-	// Default: the region's CloudWatch Logs endpoint
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// The shared config profile (`~/.aws/config`) to load settings and credentials from.
-	// Default: the SDK's default profile (`AWS_PROFILE`, else `default`)
-	Profile string `json:"profile,omitempty"`
+	// Where CloudWatch Logs is: `region`, `endpoint` (a compatible one, instead of the
+	// region's) and `profile`, each documented there.
+	awsx.Connection
 
 	// How often the log groups are read, from 10s to 1h. When AWS fails or throttles, the
 	// reader waits longer, doubling the wait up to 15 minutes (or the interval, if longer).
@@ -86,9 +76,7 @@ func (Reader) CaddyModule() caddy.ModuleInfo {
 func (r *Reader) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	r.LogGroup = repl.ReplaceKnown(r.LogGroup, "")
-	r.Region = repl.ReplaceKnown(r.Region, "")
-	r.Endpoint = repl.ReplaceKnown(r.Endpoint, "")
-	r.Profile = repl.ReplaceKnown(r.Profile, "")
+	r.Connection.Replace(repl)
 	if r.Interval == 0 {
 		r.Interval = caddy.Duration(defaultInterval)
 	}
@@ -98,6 +86,7 @@ func (r *Reader) Provision(ctx caddy.Context) error {
 
 // Validate checks the configuration; it does no I/O.
 func (r *Reader) Validate() error {
+	connErr := r.Connection.Validate("cloudwatch_logs reports")
 	switch {
 	case r.LogGroup == "":
 		return fmt.Errorf("cloudwatch_logs reports: log_group is required")
@@ -106,8 +95,8 @@ func (r *Reader) Validate() error {
 			len(r.LogGroup), maxLogGroup, failureSuffix)
 	case !logGroupName.MatchString(r.LogGroup):
 		return fmt.Errorf("cloudwatch_logs reports: log_group %q may hold only letters, digits and . - _ / #", r.LogGroup)
-	case r.Endpoint != "" && !strings.HasPrefix(r.Endpoint, "http://") && !strings.HasPrefix(r.Endpoint, "https://"):
-		return fmt.Errorf("cloudwatch_logs reports: endpoint %q must start with http:// or https://", r.Endpoint)
+	case connErr != nil:
+		return connErr
 	case !intervalInRange(time.Duration(r.Interval)):
 		return fmt.Errorf("cloudwatch_logs reports: interval %s is outside %s..%s", time.Duration(r.Interval), minInterval, maxInterval)
 	}
@@ -119,7 +108,7 @@ func intervalInRange(d time.Duration) bool { return d >= minInterval && d <= max
 // ReporterKey names what the reader reads: the log group where the region, endpoint and
 // profile say.
 func (r *Reader) ReporterKey() string {
-	return fmt.Sprintf("%s (region %q, endpoint %q, profile %q)", r.LogGroup, r.Region, r.Endpoint, r.Profile)
+	return r.LogGroup + " (" + r.Connection.Key() + ")"
 }
 
 // UnmarshalCaddyfile sets up the reader from Caddyfile tokens. Syntax:
@@ -141,34 +130,17 @@ func (r *Reader) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.Errf("'cloudwatch_logs' takes one log group, got another: '%s'", d.Val())
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		word := d.Val()
-		if seen[word] {
-			return d.Errf("'%s' given more than once", word)
+	return r.Connection.UnmarshalBlock(d, func(word string) error {
+		if word != "interval" {
+			return awsx.Unrecognized(d, word)
 		}
-		seen[word] = true
 		var err error
-		switch word {
-		case "region":
-			err = caddyfilex.OneArg(d, &r.Region)
-		case "endpoint":
-			err = caddyfilex.OneArg(d, &r.Endpoint)
-		case "profile":
-			err = caddyfilex.OneArg(d, &r.Profile)
-		case "interval":
-			r.Interval, err = caddyfilex.DurationArg(d)
-			if err == nil && !intervalInRange(time.Duration(r.Interval)) {
-				err = d.Errf("'interval' %s is outside %s..%s", time.Duration(r.Interval), minInterval, maxInterval)
-			}
-		default:
-			return d.Errf("unrecognized subdirective '%s'", word)
+		r.Interval, err = caddyfilex.DurationArg(d)
+		if err == nil && !intervalInRange(time.Duration(r.Interval)) {
+			err = d.Errf("'interval' %s is outside %s..%s", time.Duration(r.Interval), minInterval, maxInterval)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return err
+	})
 }
 
 // Interface guards

@@ -1,16 +1,21 @@
 package logsreports
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddyotp/caddyotp/caddyotp/internal/awsx"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/awsx/awsxtest"
 	"github.com/caddyotp/caddyotp/internal/testcaddy"
 )
+
+// conn is a connection in region, at endpoint, with profile.
+func conn(region, endpoint, profile string) awsx.Connection {
+	return awsx.Connection{Region: region, Endpoint: endpoint, Profile: profile}
+}
 
 func TestModuleInfo(t *testing.T) {
 	info := Reader{}.CaddyModule()
@@ -33,21 +38,15 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{
 			"everything",
 			"cloudwatch_logs " + group + " {\n\tregion eu-west-2\n\tendpoint http://127.0.0.1:4566\n\tprofile otp\n\tinterval 30s\n}",
-			Reader{LogGroup: group, Region: "eu-west-2", Endpoint: "http://127.0.0.1:4566", Profile: "otp", Interval: caddy.Duration(30 * time.Second)},
+			Reader{LogGroup: group, Connection: conn("eu-west-2", "http://127.0.0.1:4566", "otp"), Interval: caddy.Duration(30 * time.Second)},
 		},
 		{"interval bounds", "cloudwatch_logs g {\n\tinterval 1h\n}", Reader{LogGroup: "g", Interval: caddy.Duration(time.Hour)}},
-		{"placeholder", "cloudwatch_logs {env.SMS_LOG_GROUP} {\n\tregion {env.AWS_REGION}\n}", Reader{LogGroup: "{env.SMS_LOG_GROUP}", Region: "{env.AWS_REGION}"}},
+		{"placeholder", "cloudwatch_logs {env.SMS_LOG_GROUP} {\n\tregion {env.AWS_REGION}\n}", Reader{LogGroup: "{env.SMS_LOG_GROUP}", Connection: conn("{env.AWS_REGION}", "", "")}},
 	}
 	for _, tt := range good {
-		t.Run(tt.name, func(t *testing.T) {
-			var r Reader
-			if err := r.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input)); err != nil {
-				t.Fatalf("expected no error, got %v", err)
-			}
-			if r != tt.want {
-				t.Errorf("expected %+v, got %+v", tt.want, r)
-			}
-		})
+		if r, err := awsxtest.Unmarshal[Reader](tt.input); err != nil || r != tt.want {
+			t.Errorf("%s: expected %+v, got %+v (%v)", tt.name, tt.want, r, err)
+		}
 	}
 
 	bad := []struct {
@@ -59,10 +58,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{"no log group before the block", "cloudwatch_logs {\n\tregion eu-west-2\n}", "'cloudwatch_logs' needs a log group"},
 		{"two log groups", "cloudwatch_logs a b", "takes one log group, got another: 'b'"},
 		{"unknown subdirective", "cloudwatch_logs g {\n\tqueue x\n}", "unrecognized subdirective 'queue'"},
-		{"region without value", "cloudwatch_logs g {\n\tregion\n}", "'region' needs a value"},
 		{"region with two values", "cloudwatch_logs g {\n\tregion eu-west-2 eu-west-1\n}", "'region' takes one value"},
-		{"repeated region", "cloudwatch_logs g {\n\tregion eu-west-2\n\tregion eu-west-1\n}", "'region' given more than once"},
-		{"repeated interval", "cloudwatch_logs g {\n\tinterval 1m\n\tinterval 2m\n}", "'interval' given more than once"},
+		{"repeated interval", "cloudwatch_logs g {\n\tinterval 1m\n\tinterval 2m\n}", "'interval' is given more than once"},
 		{"bad interval", "cloudwatch_logs g {\n\tinterval soon\n}", "'interval': 'soon' is not a duration"},
 		{"interval too short", "cloudwatch_logs g {\n\tinterval 9s\n}", "'interval' 9s is outside 10s..1h0m0s"},
 		{"interval too long", "cloudwatch_logs g {\n\tinterval 61m\n}", "'interval' 1h1m0s is outside 10s..1h0m0s"},
@@ -71,8 +68,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			var r Reader
-			err := r.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			_, err := awsxtest.Unmarshal[Reader](tt.input)
 			testcaddy.CheckErr(t, err, tt.want)
 		})
 	}
@@ -81,7 +77,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 // TestCaddyfileAdapt: `reports cloudwatch_logs` in the otp global option becomes the
 // reporter's JSON in the otp app.
 func TestCaddyfileAdapt(t *testing.T) {
-	out := testcaddy.Adapt(t, `{
+	awsxtest.CheckAdapted(t, `{
 	otp {
 		reports cloudwatch_logs sns/eu-west-2/123456789012/DirectPublishToPhoneNumber {
 			region eu-west-2
@@ -89,36 +85,8 @@ func TestCaddyfileAdapt(t *testing.T) {
 			interval 2m
 		}
 	}
-}`)
-	var cfg struct {
-		Apps struct {
-			OTP struct {
-				Reports []map[string]any `json:"reports"`
-			} `json:"otp"`
-		} `json:"apps"`
-	}
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		t.Fatalf("expected JSON, got %v: %s", err, out)
-	}
-	want := map[string]any{
-		"reporter":  "cloudwatch_logs",
-		"log_group": group,
-		"region":    "eu-west-2",
-		"endpoint":  "http://127.0.0.1:4566",
-		"interval":  float64(2 * time.Minute),
-	}
-	if len(cfg.Apps.OTP.Reports) != 1 {
-		t.Fatalf("expected one reporter, got %s", out)
-	}
-	got := cfg.Apps.OTP.Reports[0]
-	if len(got) != len(want) {
-		t.Errorf("expected %v, got %v", want, got)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("expected %s %v, got %v", k, v, got[k])
-		}
-	}
+}`, "reports", map[string]any{"reporter": "cloudwatch_logs", "log_group": group, "region": "eu-west-2",
+		"endpoint": "http://127.0.0.1:4566", "interval": float64(2 * time.Minute)})
 }
 
 func TestValidate(t *testing.T) {
@@ -137,7 +105,7 @@ func TestValidate(t *testing.T) {
 		{"empty log group", func(r *Reader) { r.LogGroup = "" }, "log_group is required"},
 		{"log group too long", func(r *Reader) { r.LogGroup = strings.Repeat("a", 505) }, "log_group is 505 characters long"},
 		{"log group with a space", func(r *Reader) { r.LogGroup = "sns/eu-west-2 x" }, `log_group "sns/eu-west-2 x" may hold only`},
-		{"endpoint without scheme", func(r *Reader) { r.Endpoint = "127.0.0.1:4566" }, `endpoint "127.0.0.1:4566" must start with http://`},
+		{"endpoint without scheme", func(r *Reader) { r.Endpoint = "127.0.0.1:4566" }, `cloudwatch_logs reports: endpoint "127.0.0.1:4566" must start with http://`},
 		{"interval too short", func(r *Reader) { r.Interval = caddy.Duration(9 * time.Second) }, "interval 9s is outside 10s..1h0m0s"},
 		{"interval too long", func(r *Reader) { r.Interval = caddy.Duration(2 * time.Hour) }, "interval 2h0m0s is outside"},
 		{"negative interval", func(r *Reader) { r.Interval = caddy.Duration(-time.Minute) }, "interval -1m0s is outside"},
@@ -154,7 +122,7 @@ func TestValidate(t *testing.T) {
 func TestProvision(t *testing.T) {
 	t.Setenv("SMS_LOG_GROUP", group)
 	t.Setenv("SMS_REGION", "eu-west-2")
-	r := &Reader{LogGroup: "{env.SMS_LOG_GROUP}", Region: "{env.SMS_REGION}", Endpoint: "http://127.0.0.1:1"}
+	r := &Reader{LogGroup: "{env.SMS_LOG_GROUP}", Connection: conn("{env.SMS_REGION}", "http://127.0.0.1:1", "")}
 	if err := r.Provision(testcaddy.Context(t)); err != nil {
 		t.Fatalf("expected no error, got %v", err)
 	}
@@ -175,13 +143,13 @@ func TestProvision(t *testing.T) {
 }
 
 func TestReporterKey(t *testing.T) {
-	base := Reader{LogGroup: group, Region: "eu-west-2", Endpoint: "http://127.0.0.1:4566", Profile: "otp"}
+	base := Reader{LogGroup: group, Connection: conn("eu-west-2", "http://127.0.0.1:4566", "otp")}
 	keys := map[string]string{base.ReporterKey(): "base"}
 	variants := map[string]Reader{
-		"group":    {LogGroup: group + "2", Region: base.Region, Endpoint: base.Endpoint, Profile: base.Profile},
-		"region":   {LogGroup: group, Region: "eu-west-1", Endpoint: base.Endpoint, Profile: base.Profile},
-		"endpoint": {LogGroup: group, Region: base.Region, Endpoint: "http://127.0.0.1:4567", Profile: base.Profile},
-		"profile":  {LogGroup: group, Region: base.Region, Endpoint: base.Endpoint, Profile: "other"},
+		"group":    {LogGroup: group + "2", Connection: base.Connection},
+		"region":   {LogGroup: group, Connection: conn("eu-west-1", base.Endpoint, base.Profile)},
+		"endpoint": {LogGroup: group, Connection: conn(base.Region, "http://127.0.0.1:4567", base.Profile)},
+		"profile":  {LogGroup: group, Connection: conn(base.Region, base.Endpoint, "other")},
 		"no extra": {LogGroup: group},
 	}
 	for name, r := range variants {

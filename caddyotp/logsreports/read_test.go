@@ -18,7 +18,7 @@ import (
 // testReading is r's reading into sink as Run makes it, with the real SDK client.
 func testReading(t testing.TB, r *Reader, sink caddyotp.ReportSink) *reading {
 	t.Helper()
-	cfg, err := awsx.Config(context.Background(), r.Region, r.Profile)
+	cfg, err := r.Connection.LoadConfig(context.Background())
 	if err != nil {
 		t.Fatalf("loading the aws config: %v", err)
 	}

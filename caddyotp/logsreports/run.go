@@ -78,7 +78,7 @@ func (r *Reader) Run(ctx context.Context, sink caddyotp.ReportSink) {
 // false when ctx ended first.
 func (r *Reader) loadConfig(ctx context.Context, logger *zap.Logger, every time.Duration) (aws.Config, bool) {
 	for failures := 1; ; failures++ {
-		cfg, err := awsx.Config(ctx, r.Region, r.Profile)
+		cfg, err := r.Connection.LoadConfig(ctx)
 		if err == nil {
 			return cfg, true
 		}
@@ -89,16 +89,10 @@ func (r *Reader) loadConfig(ctx context.Context, logger *zap.Logger, every time.
 	}
 }
 
-// newClient is a CloudWatch Logs client for cfg at the reader's endpoint.
+// newClient is a CloudWatch Logs client for cfg at the reader's endpoint. It makes one
+// attempt per call: the reader's own rounds are its retries.
 func (r *Reader) newClient(cfg aws.Config) *cloudwatchlogs.Client {
-	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) {
-		if r.Endpoint != "" {
-			o.BaseEndpoint = aws.String(r.Endpoint)
-		}
-		// the reader's own rounds are its retries
-		o.RetryMaxAttempts = 1
-		o.Retryer = aws.NopRetryer{}
-	})
+	return cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { r.Connection.SetEndpoint(&o.BaseEndpoint) })
 }
 
 // release lets the lease lapse at once if this run holds it, so that an instance that stops

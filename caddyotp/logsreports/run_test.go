@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 	"github.com/caddyotp/caddyotp/internal/logsdouble"
-	"github.com/caddyotp/caddyotp/internal/snsdouble"
 )
 
 const (
@@ -190,11 +190,8 @@ func observed() (*zap.Logger, *observer.ObservedLogs) {
 // refuse, in the offline AWS environment.
 func testReader(t testing.TB, endpoint string, logger *zap.Logger) *Reader {
 	t.Helper()
-	for _, kv := range snsdouble.OfflineAWSEnv(t) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	return &Reader{LogGroup: group, Region: "eu-west-2", Endpoint: endpoint, Interval: caddy.Duration(testInterval), logger: logger}
+	awsdouble.OfflineAWS(t)
+	return &Reader{LogGroup: group, Connection: conn("eu-west-2", endpoint, ""), Interval: caddy.Duration(testInterval), logger: logger}
 }
 
 // startRun runs r into sink until the returned stop is called (or the test ends); stop
@@ -391,37 +388,12 @@ func TestRunBacksOffAndRecovers(t *testing.T) {
 // doing: waiting out a long interval, waiting for an answer that never comes, backing off
 // from an endpoint that refuses connections, or from a configuration that cannot load.
 func TestRunStopsPromptly(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	silent, err := awsdouble.Listen("127.0.0.1:0") // never answers, until the client gives up
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		silent.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	refused, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedURL := "http://" + refused.Addr().String()
-	refused.Close()
+	silent.Serve(http.HandlerFunc(silent.Hang))
+	t.Cleanup(silent.Close)
 
 	d := logsdouble.New(t)
 	tests := []struct {
@@ -432,8 +404,8 @@ func TestRunStopsPromptly(t *testing.T) {
 		logged   string
 	}{
 		{"between rounds", d.URL(), "eu-west-2", time.Hour, ""},
-		{"waiting for an answer", "http://" + silent.Addr().String(), "eu-west-2", time.Hour, ""},
-		{"connection refused", refusedURL, "eu-west-2", testInterval, "reading sms delivery logs failed"},
+		{"waiting for an answer", silent.URL(), "eu-west-2", time.Hour, ""},
+		{"connection refused", awsdouble.RefusedURL(t), "eu-west-2", testInterval, "reading sms delivery logs failed"},
 		{"no region", d.URL(), "", testInterval, "cannot read sms delivery logs"},
 	}
 	for _, tt := range tests {

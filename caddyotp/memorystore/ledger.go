@@ -7,9 +7,10 @@ import (
 	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
-// AppendLedger implements Store.
+// AppendLedger implements Store. An SMS that left is counted in the same step (a full
+// store drops the count, never the entry).
 func (s *MemoryStore) AppendLedger(_ context.Context, e caddyotp.LedgerEntry) error {
-	st, _ := s.enter()
+	st, now := s.enter()
 	defer st.mu.Unlock()
 	r, ok := st.ledgers[e.Template]
 	if !ok {
@@ -18,6 +19,10 @@ func (s *MemoryStore) AppendLedger(_ context.Context, e caddyotp.LedgerEntry) er
 	}
 	e.Time = e.Time.Round(0) // no monotonic reading, as a shared store would give it back
 	r.add(detached(e))
+	if caddyotp.CountsSend(e) {
+		s.countBeside(st, e.Template, e.Time, caddyotp.StatsCountry(e.Country),
+			caddyotp.DailyCount{Sent: 1, EstimatedMicroUSD: caddyotp.ToMicroUSD(e.PriceUSD)}, now)
+	}
 	return nil
 }
 
@@ -32,8 +37,10 @@ func (s *MemoryStore) RecentLedger(_ context.Context, template string, n int) ([
 	return r.newest(n), nil
 }
 
-// ApplyReport implements Store. The entry is changed in place in the ring, and the spend of
-// its day and month is corrected only where the store still holds that period.
+// ApplyReport implements Store. The entry is changed in place in the ring, the spend of its
+// day and month is corrected only where the store still holds that period, and the report
+// is counted on the entry's day and country (a full store drops the count, never the
+// report).
 func (s *MemoryStore) ApplyReport(_ context.Context, template string, r caddyotp.Report) (caddyotp.ReportOutcome, caddyotp.LedgerEntry, error) {
 	if err := caddyotp.CheckReport(r); err != nil {
 		return "", caddyotp.LedgerEntry{}, err
@@ -56,7 +63,23 @@ func (s *MemoryStore) ApplyReport(_ context.Context, template string, r caddyotp
 	slot.entry = caddyotp.ReportedEntry(before, r)
 	slot.reported = true
 	st.correctBudget(before.Time, caddyotp.ReportCorrection(before, r), now)
+	s.countBeside(st, template, before.Time, caddyotp.StatsCountry(before.Country), reportCount(r), now)
 	return caddyotp.ReportApplied, detached(slot.entry), nil
+}
+
+// reportCount is what a report adds to the daily counts: a delivered or a failed SMS and,
+// with a price, what it billed.
+func reportCount(r caddyotp.Report) caddyotp.DailyCount {
+	var c caddyotp.DailyCount
+	if r.Status == caddyotp.ReportDelivered {
+		c.Delivered = 1
+	} else {
+		c.Failed = 1
+	}
+	if r.HasPrice {
+		c.BilledMicroUSD = caddyotp.ToMicroUSD(r.BilledUSD)
+	}
+	return c
 }
 
 // correctBudget moves the spend of the UTC day and month of at by microUSD, never below

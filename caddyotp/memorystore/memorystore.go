@@ -23,21 +23,30 @@ func init() {
 	caddy.RegisterModule(MemoryStore{})
 }
 
-// MemoryStore keeps codes, failure runs, locks, limits, the budget and the SMS ledger in
-// this process's memory: for a single Caddy instance. Everything is lost when the process
-// ends; a config reload keeps it (the state is shared by every config that uses it), so a
-// reload resets neither locks, limits nor the budget. A mutex makes each method atomic.
+// MemoryStore keeps codes, failure runs, locks, limits, the budget, the SMS ledger, the
+// daily counts and the pumping guard in this process's memory: for a single Caddy instance. Everything is lost
+// when the process ends; a config reload keeps it (the state is shared by every config
+// that uses it), so a reload resets neither locks, limits nor the budget. A mutex makes
+// each method atomic.
 //
 // The store is bounded: past max_entries a step that would add an entry fails, and the
 // send or check answers 503 store_unavailable (fail closed) until entries expire. Expired
 // entries are swept a few at a time by the writes, with no goroutine and no full scan.
+//
+// The daily counts (sms-stats, the dashboard) are bounded apart: 20,000 template-days
+// (50 templates counted every day for the 400 days a day's counts are kept), each of at
+// most 300 countries. A template-day costs about 500 bytes, each further country of it
+// about 120: a template that sends to 250 countries every day holds about 12 MB of
+// counts. Past the bound a count that needs a new day or country is dropped and an error
+// logged (at most once a minute); the send, report or check it goes with is not refused.
 type MemoryStore struct {
 	// MaxEntries bounds the entries the store keeps: live codes, resend intervals, failure
-	// runs (with their locks), limit counters, budget periods, and the report readers'
-	// leases and cursors, all together. The SMS
-	// ledger is bounded apart (the newest 10,000 sends a template), and revoked gate
-	// sessions are not bounded (each needs a signed-in session, so a sign-out works while
-	// the store is full).
+	// runs (with their locks), limit counters, budget periods, the report readers' leases
+	// and cursors, and the pumping guard's counts (one entry per template, destination and
+	// window) and blocks (one per blocked destination), all together. The SMS ledger is bounded apart (the newest 10,000
+	// sends a template), and so are the daily counts (see above); revoked gate sessions
+	// are not bounded (each needs a signed-in session, so a sign-out works while the store
+	// is full).
 	// Past the bound a step that would add an entry fails, the send or check answers 503
 	// store_unavailable, and an error is logged (at most once a minute); updates of kept
 	// entries still succeed, and room comes back as entries expire. An entry costs about
@@ -503,7 +512,14 @@ type memoryState struct {
 	ledgers   map[string]*ledgerRing         // one per template, each bounded
 	watchers  map[*memWatcher]struct{}
 
-	fullLogged time.Time // when the store last logged that it is full
+	counts    *ttlmap.Map[countDayKey, countDay] // the daily counts, by template and UTC day
+	countDays *ttlmap.Budget                     // their bound (maxCountDays), apart from entries
+
+	guardCounts *ttlmap.Map[guardWindowKey, guardTally] // the pumping guard's counts, by template, key and window
+	guardBlocks *ttlmap.Map[guardBlockKey, time.Time]   // its blocks, by template and key: the end
+
+	fullLogged   time.Time // when the store last logged that it is full
+	countsLogged time.Time // when it last logged a count dropped by the counts' bound
 }
 
 // memCode is a live code. CheckCode spends its attempts in place, SetCodeMessage notes the
@@ -548,6 +564,7 @@ type revocation struct {
 // newMemoryState is an empty state with no bound; Provision sets it.
 func newMemoryState() *memoryState {
 	b := ttlmap.NewBudget(0)
+	counts, countDays := newCounts()
 	return &memoryState{
 		entries:   b,
 		codes:     ttlmap.New[caddyotp.CodeKey, *memCode](b),
@@ -559,9 +576,14 @@ func newMemoryState() *memoryState {
 		cursors:   ttlmap.New[string, string](b),
 		// Revocations are outside the bound: a sign-out must work while a flood fills the
 		// store, and each one needs a session, so a flood cannot make them.
-		revoked:  ttlmap.New[string, time.Time](nil),
-		ledgers:  make(map[string]*ledgerRing),
-		watchers: make(map[*memWatcher]struct{}),
+		revoked:   ttlmap.New[string, time.Time](nil),
+		ledgers:   make(map[string]*ledgerRing),
+		watchers:  make(map[*memWatcher]struct{}),
+		counts:    counts,
+		countDays: countDays,
+
+		guardCounts: ttlmap.New[guardWindowKey, guardTally](b),
+		guardBlocks: ttlmap.New[guardBlockKey, time.Time](b),
 	}
 }
 
@@ -590,6 +612,7 @@ func later(a, b time.Time) time.Time {
 // Interface guards
 var (
 	_ caddyotp.Store        = (*MemoryStore)(nil)
+	_ caddyotp.GuardStore   = (*MemoryStore)(nil)
 	_ caddyotp.ProcessLocal = (*MemoryStore)(nil)
 	_ caddy.Provisioner     = (*MemoryStore)(nil)
 	_ caddy.CleanerUpper    = (*MemoryStore)(nil)

@@ -187,6 +187,10 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	storetest.PutCode(t, s, caddyotp.CodeKey{Template: "other", Mobile: storetest.Mobile}, "111111", 5, 5*time.Minute)
 	storetest.CheckCode(t, s, caddyotp.CodeKey{Template: "other", Mobile: storetest.Mobile}, "000000", p)
 	storetest.Revoke(t, s, storetest.RevocationID(1), clock.now().Add(12*time.Hour))
+	blocking := caddyotp.GuardPolicy{Window: time.Hour, MinSends: 1, MinConversion: 0.2, Block: time.Hour}
+	if hits := storetest.GuardCount(t, s, "login", storetest.GuardKeysGB, false, blocking, clock.now()); len(hits) != 2 {
+		t.Fatalf("expected the guard's two keys blocked, got %v", hits)
+	}
 
 	clock.add(5*time.Minute - time.Nanosecond)
 	storetest.ExpectOutcome(t, storetest.CheckCode(t, s, k, "000000", storetest.LenientPolicy), caddyotp.OutcomeIncorrect, 4)
@@ -202,7 +206,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 		Len() int
 	}{
 		"codes": st.codes, "cooldowns": st.cooldowns, "runs": st.runs, "limits": st.limits,
-		"budget": st.budget, "revoked": st.revoked,
+		"budget": st.budget, "revoked": st.revoked, "guard counts": st.guardCounts, "guard blocks": st.guardBlocks,
 	} {
 		m.Sweep(clock.now(), 1000)
 		sizes[name] = m.Len()
@@ -308,7 +312,7 @@ func (s *MemoryStore) entries(t *testing.T) int {
 	defer st.mu.Unlock()
 	// Revocations are outside the bound.
 	sum := st.codes.Len() + st.cooldowns.Len() + st.runs.Len() + st.limits.Len() + st.budget.Len() +
-		st.leases.Len() + st.cursors.Len()
+		st.leases.Len() + st.cursors.Len() + st.guardCounts.Len() + st.guardBlocks.Len()
 	if sum != st.entries.Used() {
 		t.Fatalf("expected the bound to count the %d entries of the maps, got %d", sum, st.entries.Used())
 	}

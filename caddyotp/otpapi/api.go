@@ -32,13 +32,14 @@ func init() {
 //   - `/send-otp` (POST): sends a code. 200 `{"status":"sent","message_id","mobile","expires_in"}`.
 //   - `/verify-otp` (POST): checks a code. 200 `{"status":"verified","mobile"}`.
 //   - `/sms-log` (GET, `?limit=1..1000`, default 100): the template's recent SMS with totals.
+//   - `/sms-stats` (GET, `?days=1..400`, default 30): counts per day and country, and the budget.
 //
 // Every request carries the template's key, which selects the template and authenticates
 // the caller: as `Authorization: Bearer <key>` (recommended: Caddy's access log redacts
 // it) or in the `template-key` header (which the access log prints); when both are given
 // they must be the same key. Bodies are `application/json`, at most 4 KiB. Errors are
 // `{"error":{"code","message"}}` with the status docs/api.md gives: 400 invalid_json, invalid_mobile,
-// invalid_otp, invalid_sender_id, invalid_origination_number, invalid_limit; 401
+// invalid_otp, invalid_sender_id, invalid_origination_number, invalid_limit, invalid_days; 401
 // invalid_template_key, otp_incorrect (with attempts_left); 403 country_not_allowed;
 // 404 not_found; 405 method_not_allowed; 410 otp_expired; 413 body_too_large; 415
 // unsupported_media_type; 429 rate_limited, resend_too_soon, budget_exhausted,
@@ -80,8 +81,10 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		op, method = "verify", http.MethodPost
 	case strings.HasSuffix(path, "/sms-log"):
 		op, method = "log", http.MethodGet
+	case strings.HasSuffix(path, "/sms-stats"):
+		op, method = "stats", http.MethodGet
 	default:
-		return h.fail(w, r, caddyotp.NewError(caddyotp.CodeNotFound, "no such API endpoint: use …/send-otp, …/verify-otp or …/sms-log"))
+		return h.fail(w, r, caddyotp.NewError(caddyotp.CodeNotFound, "no such API endpoint: use …/send-otp, …/verify-otp, …/sms-log or …/sms-stats"))
 	}
 	if r.Method != method {
 		w.Header().Set("Allow", method)
@@ -114,9 +117,28 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 			return h.fail(w, r, err)
 		}
 		return httpx.WriteJSON(w, http.StatusOK, map[string]any{"status": "verified", "mobile": mobile})
+	case "stats":
+		return h.serveStats(w, r, t)
 	default:
 		return h.serveLog(w, r, t)
 	}
+}
+
+// serveStats answers GET …/sms-stats.
+func (h *API) serveStats(w http.ResponseWriter, r *http.Request, t *caddyotp.Template) error {
+	days := caddyotp.DefaultStatsRange
+	if s := r.URL.Query().Get("days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > caddyotp.MaxStatsRange {
+			return h.fail(w, r, caddyotp.NewError(caddyotp.CodeInvalidDays, "days must be a whole number from 1 to %d", caddyotp.MaxStatsRange))
+		}
+		days = n
+	}
+	st, err := h.app.Stats(r.Context(), t, days)
+	if err != nil {
+		return h.fail(w, r, err)
+	}
+	return httpx.WriteJSON(w, http.StatusOK, st)
 }
 
 // serveLog answers GET …/sms-log.

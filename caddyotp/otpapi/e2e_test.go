@@ -394,6 +394,11 @@ func TestAPIErrors(t *testing.T) {
 		{"otp Arabic-Indic", "POST", "/otp/verify-otp", loginKey, json, `{"mobile":"+447400123456","otp":"١٢٣٤٥٦"}`, 400, "invalid_otp"},
 		{"otp number", "POST", "/otp/verify-otp", loginKey, json, `{"mobile":"+447400123456","otp":123456}`, 400, "invalid_json"},
 		{"log limit", "GET", "/otp/sms-log?limit=0", loginKey, "", "", 400, "invalid_limit"},
+		{"stats days 0", "GET", "/otp/sms-stats?days=0", loginKey, "", "", 400, "invalid_days"},
+		{"stats days 401", "GET", "/otp/sms-stats?days=401", loginKey, "", "", 400, "invalid_days"},
+		{"stats days word", "GET", "/otp/sms-stats?days=week", loginKey, "", "", 400, "invalid_days"},
+		{"stats post", "POST", "/otp/sms-stats", loginKey, json, `{}`, 405, "method_not_allowed"},
+		{"stats no key", "GET", "/otp/sms-stats", "", "", "", 401, "invalid_template_key"},
 		{"never sent", "POST", "/otp/verify-otp", loginKey, json, `{"mobile":"+12025550123","otp":"123456"}`, 410, "otp_expired"},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,10 @@ func init() {
 // reservedSegment is the path segment the gate keeps for itself inside what it protects.
 const reservedSegment = "/.otp/"
 
+// mobilePlaceholder is set to the verified mobile on every request the gate lets through,
+// so that handlers after it (otp_dashboard) know a second factor vouched for the request.
+const mobilePlaceholder = "http.otp.mobile"
+
 // Gate is the `otp_gate` handler: requests without a verified session never reach the next
 // handler. It answers:
 //
@@ -47,8 +51,9 @@ const reservedSegment = "/.otp/"
 //     and answers 303 to the path before `/.otp/`.
 //
 // With a valid session the request goes on with the header named by Header set to the
-// verified mobile; client copies of that header (any case, `_` for `-`) are removed first,
-// and the session cookie is removed from the Cookie header. A mobile that is not allowed
+// verified mobile, and the placeholder `{http.otp.mobile}` too (otp_dashboard reads it);
+// client copies of that header (any case, `_` for `-`) are removed first, and the session
+// cookie is removed from the Cookie header. A mobile that is not allowed
 // gets the same pages and status as an allowed one, and no SMS: it goes through the same
 // store steps (a code nobody is told is stored, see SendRequest.Decoy), so attempts left,
 // the lock and a store outage read the same; codes are sent in the background, so the page
@@ -223,6 +228,9 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 			removeCookies(r, g.cookieName(r, sessionCookie), g.cookieName(r, challengeCookie))
 			g.stripIdentityTrailers(r)
 			r.Header[g.header] = []string{c.Mobile}
+			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+				repl.Set(mobilePlaceholder, c.Mobile)
+			}
 			return next.ServeHTTP(w, r)
 		}
 	}

@@ -1,6 +1,7 @@
 package otpgate
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -128,6 +129,43 @@ func TestGateSessionDefaults(t *testing.T) {
 		g.setup(app)
 		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("expected an error containing %q, got %v", tt.want, err)
+		}
+	}
+}
+
+// TestGateSetsMobilePlaceholder: the request the gate lets through carries the verified
+// mobile in {http.otp.mobile}, which otp_dashboard takes as a vouch; a request it answers
+// itself never reaches a handler that could read it.
+func TestGateSetsMobilePlaceholder(t *testing.T) {
+	g, app := newBenchGate(t)
+	tok, _, _ := app.MintSession(g.tmpl.Name(), "", "+447400123456", time.Now(), time.Hour)
+	for _, withSession := range []bool{false, true} {
+		req := httptest.NewRequest("GET", "/admin/", nil)
+		req.Header.Set("Accept", "text/html")
+		repl := caddy.NewReplacer()
+		req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+		if withSession {
+			req.Header["Cookie"] = []string{sessionCookie + "=" + tok}
+		}
+		reached := false
+		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+			reached = true
+			if got := repl.ReplaceAll("{http.otp.mobile}", ""); got != "+447400123456" {
+				t.Errorf("expected {http.otp.mobile} to be +447400123456, got %q", got)
+			}
+			return okHandler.ServeHTTP(w, r)
+		})
+		w := httptest.NewRecorder()
+		if err := g.ServeHTTP(w, req, next); err != nil {
+			t.Fatal(err)
+		}
+		if reached != withSession {
+			t.Errorf("session=%v: expected the next handler reached=%v, got %v (status %d)", withSession, withSession, reached, w.Code)
+		}
+		if !withSession {
+			if got, ok := repl.GetString("http.otp.mobile"); ok || got != "" {
+				t.Errorf("expected no {http.otp.mobile} without a session, got %q", got)
+			}
 		}
 	}
 }

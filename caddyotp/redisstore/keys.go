@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
@@ -9,8 +10,9 @@ import (
 // redisKeys is the one place that names Redis keys. All keys of one mobile share the hash
 // tag {<mobile>}, all limits of one template share {lim:<template>} (one script takes them
 // all at once), the budget keys share {budget}, every ledger has a tag of its own (which
-// its two hashes share), and the report readers' leases and cursors share {readers}, so
-// that each script touches a single Cluster slot.
+// its two hashes and its template's daily counts share), the report readers' leases
+// and cursors share {readers}, and the keys of a template's pumping guard share
+// {guard:<template>}, so that each script touches a single Cluster slot.
 type redisKeys struct {
 	prefix string
 }
@@ -80,6 +82,34 @@ func (k redisKeys) ledgerReports(template string) string {
 	return k.ledger(template) + ":reports"
 }
 
+// statsDays starts the names of the template's daily counts; statsDay names those of one
+// UTC day (caddyotp.StatsDate): a hash of "<country>:<counter>" → a count (counter fields
+// below). It shares the ledger's tag, so that the ledger's scripts count in the step that
+// writes the ledger, and lives StatsTTL after its last update.
+func (k redisKeys) statsDays(template string) string {
+	return k.ledger(template) + ":day:"
+}
+
+func (k redisKeys) statsDay(template, date string) string {
+	return k.statsDays(template) + date
+}
+
+// The counters of a day's counts, each a field "<country>:<counter>" of its hash; the
+// amounts are in micro-USD. append_ledger.lua and apply_report.lua write them by name too.
+const (
+	counterSent      = "sent"
+	counterVerified  = "verified"
+	counterDelivered = "delivered" // the report status, as apply_report.lua takes it
+	counterFailed    = "failed"    // likewise
+	counterEstimated = "estimated"
+	counterBilled    = "billed"
+)
+
+// countField names a counter of a country in a day's hash.
+func countField(country, counter string) string {
+	return country + ":" + counter
+}
+
 // lease holds the holder of a report reader's lease. The readers' keys share the tag
 // {readers}, so that a name holding braces cannot make a tag of its own.
 func (k redisKeys) lease(name string) string {
@@ -89,6 +119,31 @@ func (k redisKeys) lease(name string) string {
 // cursor holds a report reader's saved read position.
 func (k redisKeys) cursor(name string) string {
 	return k.prefix + "{readers}:cursor:" + name
+}
+
+// guardTag is the common start of every key of a template's pumping guard.
+func (k redisKeys) guardTag(template string) string {
+	return k.prefix + "{guard:" + template + "}"
+}
+
+// guardWindow holds the guard's counts of one fixed window (caddyotp.GuardWindowIndex): a
+// hash of guardField(counter, guard key) → a count, with the counters sent and verified.
+// It lives two windows after its last count.
+func (k redisKeys) guardWindow(template string, index int64) string {
+	return k.guardTag(template) + ":w:" + strconv.FormatInt(index, 10)
+}
+
+// guardField names a counter of a guard key ("country:GB") in a window's hash.
+// guard_count.lua writes them by name too.
+func guardField(counter, key string) string {
+	return counter + ":" + key
+}
+
+// guardBlocks holds the guard's blocks: a sorted set of guard keys, each scored with the
+// end of its block in Unix ms of Redis TIME. It lives until its latest block ends, and
+// each count drops the blocks that have ended.
+func (k redisKeys) guardBlocks(template string) string {
+	return k.guardTag(template) + ":blocks"
 }
 
 // revokedSessions holds the gate sessions revoked before their absolute expiry: a sorted

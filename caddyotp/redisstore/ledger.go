@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,14 +12,21 @@ import (
 	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
-// AppendLedger implements Store.
+// AppendLedger implements Store: append_ledger.lua writes the entry and, for an SMS that
+// left, its count.
 func (s *RedisStore) AppendLedger(ctx context.Context, e caddyotp.LedgerEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding ledger entry: %w", err)
 	}
-	err = appendLedgerScript.Run(ctx, s.client, s.ledgerKeys(e.Template),
-		b, e.MessageID, caddyotp.LedgerKeep, millis(caddyotp.LedgerTTL)).Err()
+	date, counted := caddyotp.StatsDate(e.Time), 0
+	if caddyotp.CountsSend(e) {
+		counted = 1
+	}
+	keys := append(s.ledgerKeys(e.Template), s.keys.statsDay(e.Template, date))
+	err = appendLedgerScript.Run(ctx, s.client, keys,
+		b, e.MessageID, caddyotp.LedgerKeep, millis(caddyotp.LedgerTTL),
+		date, caddyotp.StatsCountry(e.Country), counted, caddyotp.ToMicroUSD(e.PriceUSD), millis(caddyotp.StatsTTL)).Err()
 	if err != nil {
 		return unavailable("append_ledger", err)
 	}
@@ -62,10 +70,10 @@ func (s *RedisStore) RecentLedger(ctx context.Context, template string, n int) (
 	return out, nil
 }
 
-// ApplyReport implements Store in two steps: apply_report.lua marks the entry in the
-// ledger's slot, then correct_budget.lua corrects the budget in the {budget} slot. When the
-// second step fails the correction is logged and lost, never applied twice: the report
-// counts as applied.
+// ApplyReport implements Store in two steps: apply_report.lua marks the entry and counts
+// the report in the ledger's slot, then correct_budget.lua corrects the budget in the
+// {budget} slot. When the second step fails the correction is logged and lost, never
+// applied twice: the report counts as applied.
 func (s *RedisStore) ApplyReport(ctx context.Context, template string, r caddyotp.Report) (caddyotp.ReportOutcome, caddyotp.LedgerEntry, error) {
 	if err := caddyotp.CheckReport(r); err != nil {
 		return "", caddyotp.LedgerEntry{}, err
@@ -75,8 +83,16 @@ func (s *RedisStore) ApplyReport(ctx context.Context, template string, r caddyot
 	if err != nil {
 		return "", caddyotp.LedgerEntry{}, fmt.Errorf("encoding ledger report: %w", err)
 	}
+	counter, billed := counterFailed, ""
+	if r.Status == caddyotp.ReportDelivered {
+		counter = counterDelivered
+	}
+	if r.HasPrice {
+		billed = strconv.FormatInt(caddyotp.ToMicroUSD(r.BilledUSD), 10)
+	}
 	v, err := applyReportScript.Run(ctx, s.client, s.ledgerKeys(template),
-		r.MessageID, b, millis(caddyotp.LedgerTTL)).Result()
+		r.MessageID, b, millis(caddyotp.LedgerTTL),
+		s.keys.statsDays(template), counter, billed, millis(caddyotp.StatsTTL)).Result()
 	if err != nil {
 		return "", caddyotp.LedgerEntry{}, unavailable("apply_report", err)
 	}

@@ -26,10 +26,10 @@ func init() {
 	caddy.RegisterModule(RedisStore{})
 }
 
-// RedisStore keeps codes, failure runs, locks, limits, the budget and the SMS ledger in
-// Redis, so that any number of Caddy instances share them. Each step is one Lua script
-// (see the scripts directory); every key has a TTL, and the keys of one mobile share a
-// hash tag so that the scripts run on Redis Cluster. When Redis cannot answer, every
+// RedisStore keeps codes, failure runs, locks, limits, the budget, the SMS ledger, the
+// daily counts and the pumping guard in Redis, so that any number of Caddy instances share them. Each step is
+// one Lua script (see the scripts directory); every key has a TTL, and the keys of one
+// mobile share a hash tag so that the scripts run on Redis Cluster. When Redis cannot answer, every
 // method fails with ErrStoreUnavailable and the service fails closed.
 //
 // Revoked gate sessions are a sorted set that every instance loads, plus a Pub/Sub channel
@@ -431,6 +431,7 @@ func (s *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ caddyotp.Store        = (*RedisStore)(nil)
+	_ caddyotp.GuardStore   = (*RedisStore)(nil)
 	_ caddy.Provisioner     = (*RedisStore)(nil)
 	_ caddy.Validator       = (*RedisStore)(nil)
 	_ caddy.CleanerUpper    = (*RedisStore)(nil)

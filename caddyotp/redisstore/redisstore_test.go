@@ -66,8 +66,15 @@ func TestRedisKeyNames(t *testing.T) {
 		{k.ledger("login"), "otp:{ledger:login}"},
 		{k.ledgerIDs("login"), "otp:{ledger:login}:ids"},
 		{k.ledgerReports("login"), "otp:{ledger:login}:reports"},
+		{k.statsDay("login", caddyotp.StatsDate(at)), "otp:{ledger:login}:day:2026-11-27"},
+		{k.statsDays("login"), "otp:{ledger:login}:day:"},
+		{countField("GB", counterSent), "GB:sent"},
 		{k.lease("logs:a}b"), "otp:{readers}:lease:logs:a}b"},
 		{k.cursor("logs:a}b"), "otp:{readers}:cursor:logs:a}b"},
+		{k.guardWindow("login", 493128), "otp:{guard:login}:w:493128"},
+		{guardField(counterSent, "country:GB"), "sent:country:GB"},
+		{guardField(counterVerified, "prefix:+4474001"), "verified:prefix:+4474001"},
+		{k.guardBlocks("login"), "otp:{guard:login}:blocks"},
 		{k.revokedSessions(), "otp:{sessions}:revoked"},
 		{k.revocations(), "otp:revoked"},
 	} {
@@ -78,7 +85,9 @@ func TestRedisKeyNames(t *testing.T) {
 }
 
 // exerciseRedisStore touches every kind of key: codes (with a message id), a lock,
-// cooldowns, limits, the budget, the ledger with a report, a lease and a cursor.
+// cooldowns, limits, the budget, the ledger with a report, the daily counts (of the
+// ledger's day and of today), a lease, a cursor, and the pumping guard's counts (of the
+// window of guardAt) and blocks.
 func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	t.Helper()
 	ctx := context.Background()
@@ -96,13 +105,27 @@ func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	storetest.Reserve(t, s, time.Now(), 46300, caddyotp.BudgetCaps{DailyMicroUSD: 25_000_000})
 	storetest.AppendLedger(t, s, storetest.LedgerEntry("login", 1))
 	storetest.ApplyReport(t, s, "login", storetest.Delivered("m-1"))
+	storetest.CountVerified(t, s, "login", "GB", time.Now())
 	if _, err := s.RecentLedger(ctx, "login", 10); err != nil {
 		t.Fatalf("RecentLedger: expected no error, got %v", err)
 	}
 	storetest.TakeLease(t, s, "logs", "a", time.Minute)
 	storetest.SetCursor(t, s, "logs", "c1")
 	storetest.Revoke(t, s, storetest.RevocationID(1), time.Now().Add(time.Hour))
+	for range 5 {
+		storetest.GuardCount(t, s, "login", storetest.GuardKeysGB, false, exercisedGuard, guardAt)
+	}
+	storetest.GuardCount(t, s, "login", storetest.GuardKeysGB, true, exercisedGuard, guardAt)
+	if d := storetest.GuardBlocked(t, s, "login", storetest.GuardKeysGB); d <= 0 {
+		t.Fatalf("expected the guard's keys blocked, got %s", d)
+	}
 }
+
+// exercisedGuard blocks a destination from five sends; guardAt is when they are counted.
+var (
+	exercisedGuard = caddyotp.GuardPolicy{Window: time.Hour, MinSends: 5, MinConversion: 0.2, Block: time.Hour}
+	guardAt        = time.Date(2030, 1, 1, 0, 10, 0, 0, time.UTC)
+)
 
 // dumpRedis returns every key with a printable form of its value.
 func dumpRedis(t *testing.T, c *redis.Client) map[string]string {
@@ -164,22 +187,26 @@ func TestRedisStoreKeys(t *testing.T) {
 
 	t.Run("hash tags", func(t *testing.T) {
 		want := map[string]string{
-			"otp:{+447400123456}:code:login":       "+447400123456",
-			"otp:{+447400123456}:code:signup":      "+447400123456",
-			"otp:{+447400123456}:cool:login":       "+447400123456",
-			"otp:{+447400123456}:fail:staff":       "+447400123456",
-			"otp:{+447400123456}:lock:staff":       "+447400123456",
-			"otp:{+447400123456}:locks:staff":      "+447400123456",
-			"otp:{lim:login}:mobile:+447400123456": "lim:login",
-			"otp:{lim:login}:template:":            "lim:login",
-			s.keys.budgetDay(time.Now()):           "budget",
-			s.keys.budgetMonth(time.Now()):         "budget",
-			"otp:{ledger:login}":                   "ledger:login",
-			"otp:{ledger:login}:ids":               "ledger:login",
-			"otp:{ledger:login}:reports":           "ledger:login",
-			"otp:{readers}:lease:logs":             "readers",
-			"otp:{readers}:cursor:logs":            "readers",
-			"otp:{sessions}:revoked":               "sessions",
+			"otp:{+447400123456}:code:login":                                           "+447400123456",
+			"otp:{+447400123456}:code:signup":                                          "+447400123456",
+			"otp:{+447400123456}:cool:login":                                           "+447400123456",
+			"otp:{+447400123456}:fail:staff":                                           "+447400123456",
+			"otp:{+447400123456}:lock:staff":                                           "+447400123456",
+			"otp:{+447400123456}:locks:staff":                                          "+447400123456",
+			"otp:{lim:login}:mobile:+447400123456":                                     "lim:login",
+			"otp:{lim:login}:template:":                                                "lim:login",
+			s.keys.budgetDay(time.Now()):                                               "budget",
+			s.keys.budgetMonth(time.Now()):                                             "budget",
+			"otp:{ledger:login}":                                                       "ledger:login",
+			"otp:{ledger:login}:ids":                                                   "ledger:login",
+			"otp:{ledger:login}:reports":                                               "ledger:login",
+			"otp:{ledger:login}:day:2030-01-01":                                        "ledger:login",
+			s.keys.statsDay("login", caddyotp.StatsDate(time.Now())):                   "ledger:login",
+			"otp:{readers}:lease:logs":                                                 "readers",
+			"otp:{readers}:cursor:logs":                                                "readers",
+			"otp:{sessions}:revoked":                                                   "sessions",
+			s.keys.guardWindow("login", caddyotp.GuardWindowIndex(guardAt, time.Hour)): "guard:login",
+			"otp:{guard:login}:blocks":                                                 "guard:login",
 		}
 		for key, tag := range want {
 			if _, ok := keys[key]; !ok {
@@ -233,6 +260,7 @@ func storeCalls(s caddyotp.Store) map[string]error {
 	ctx := context.Background()
 	k := caddyotp.CodeKey{Template: "login", Mobile: storetest.Mobile}
 	h := storetest.CodeHash(k, "111111")
+	g := s.(caddyotp.GuardStore)
 	return map[string]error{
 		"ClaimSend":     storetest.Second(s.ClaimSend(ctx, k, k.Template, "n", time.Minute)),
 		"ReleaseSend":   s.ReleaseSend(ctx, k, "n"),
@@ -253,6 +281,15 @@ func storeCalls(s caddyotp.Store) map[string]error {
 		"TakeLease":      storetest.Second(s.TakeLease(ctx, "logs", "a", time.Minute)),
 		"Cursor":         storetest.Second(s.Cursor(ctx, "logs")),
 		"SetCursor":      s.SetCursor(ctx, "logs", "c1"),
+		"CountVerified":  s.CountVerified(ctx, "login", "GB", time.Now()),
+		"DailyCounts":    storetest.Second(s.DailyCounts(ctx, "login", time.Now().Add(-24*time.Hour), time.Now())),
+		"BudgetSpent": func() error {
+			_, _, err := s.BudgetSpent(ctx, time.Now())
+			return err
+		}(),
+		"GuardCount":   storetest.Second(g.GuardCount(ctx, "login", storetest.GuardKeysGB, false, exercisedGuard, time.Now())),
+		"GuardBlocked": storetest.Second(g.GuardBlocked(ctx, "login", storetest.GuardKeysGB)),
+		"GuardBlocks":  storetest.Second(g.GuardBlocks(ctx, "login")),
 	}
 }
 

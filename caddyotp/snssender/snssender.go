@@ -31,46 +31,23 @@ func init() {
 // module makes no AWS call at provision. Each call makes exactly one attempt (the SDK's own
 // retries are off); the service decides whether to try again.
 type SNSSender struct {
-	// The AWS region, such as `eu-west-2`. Required unless the environment (`AWS_REGION`)
-	// or the shared config profile names one.
-	// Default: the environment's region
-	Region string `json:"region,omitempty"`
-
-	// An SNS-compatible endpoint to use instead of the region's public one: a VPC endpoint,
-	// or a test double such as `http://127.0.0.1:4566`.
-	// Default: the region's SNS endpoint
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// The shared config profile (`~/.aws/config`) to load settings and credentials from.
-	// Default: the SDK's default profile (`AWS_PROFILE`, else `default`)
-	Profile string `json:"profile,omitempty"`
+	// Where SNS is: `region`, `endpoint` (an SNS-compatible one, instead of the region's)
+	// and `profile`, each documented there.
+	awsx.Connection
 
 	// How long one attempt may take, connection and answer included. The caller's own
 	// deadline, when shorter, wins.
 	// Default: 5s
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	client  *sns.Client
-	poolKey string
+	lease *awsx.Lease[*sns.Client]
 }
 
 const defaultSNSTimeout = 5 * time.Second
 
-// snsClients holds the SNS clients in use, keyed by region, endpoint and profile, so that a
-// config reload reuses them.
-var snsClients = caddy.NewUsagePool()
-
-// pooledSNSClient is an SNS client with the HTTP client it alone uses.
-type pooledSNSClient struct {
-	client *sns.Client
-	cfg    aws.Config
-}
-
-// Destruct closes the client's idle connections.
-func (c *pooledSNSClient) Destruct() error {
-	awsx.CloseIdle(c.cfg)
-	return nil
-}
+// snsClients holds the SNS clients in use, keyed by connection, so that a config reload
+// reuses them.
+var snsClients = awsx.NewPool(newSNSClient)
 
 // CaddyModule returns the Caddy module information.
 func (SNSSender) CaddyModule() caddy.ModuleInfo {
@@ -83,53 +60,30 @@ func (SNSSender) CaddyModule() caddy.ModuleInfo {
 // Provision resolves placeholders, loads the AWS configuration (environment and files only)
 // and takes an SNS client from the pool.
 func (s *SNSSender) Provision(ctx caddy.Context) error {
-	repl := caddy.NewReplacer()
-	s.Region = repl.ReplaceKnown(s.Region, "")
-	s.Endpoint = repl.ReplaceKnown(s.Endpoint, "")
-	s.Profile = repl.ReplaceKnown(s.Profile, "")
+	s.Connection.Replace(caddy.NewReplacer())
 	if s.Timeout == 0 {
 		s.Timeout = caddy.Duration(defaultSNSTimeout)
 	}
 	if err := s.Validate(); err != nil {
 		return err
 	}
-
-	key := s.Region + "\x00" + s.Endpoint + "\x00" + s.Profile
-	val, _, err := snsClients.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newSNSClient(ctx, s.Region, s.Endpoint, s.Profile)
-	})
+	lease, err := snsClients.Take(ctx, s.Connection)
 	if err != nil {
 		return fmt.Errorf("sns sender: %w", err)
 	}
-	s.poolKey = key
-	s.client = val.(*pooledSNSClient).client
+	s.lease = lease
 	return nil
 }
 
-// newSNSClient builds an SNS client from the default configuration. Loading reads the
-// environment and shared files only; credentials are fetched lazily at the first send.
-func newSNSClient(ctx context.Context, region, endpoint, profile string) (*pooledSNSClient, error) {
-	cfg, err := awsx.Config(ctx, region, profile)
-	if err != nil {
-		return nil, err
-	}
-	client := sns.NewFromConfig(cfg, func(o *sns.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-		// the service counts every attempt, so the SDK must make only one per call
-		o.RetryMaxAttempts = 1
-		o.Retryer = aws.NopRetryer{}
-	})
-	return &pooledSNSClient{client: client, cfg: cfg}, nil
+// newSNSClient is an SNS client for cfg, at c's endpoint.
+func newSNSClient(cfg aws.Config, c awsx.Connection) *sns.Client {
+	return sns.NewFromConfig(cfg, func(o *sns.Options) { c.SetEndpoint(&o.BaseEndpoint) })
 }
 
 // Validate checks the configuration; it does no I/O.
 func (s *SNSSender) Validate() error {
-	if s.Endpoint != "" {
-		if !strings.HasPrefix(s.Endpoint, "http://") && !strings.HasPrefix(s.Endpoint, "https://") {
-			return fmt.Errorf("sns sender: endpoint %q must start with http:// or https://", s.Endpoint)
-		}
+	if err := s.Connection.Validate("sns sender"); err != nil {
+		return err
 	}
 	if s.Timeout < 0 {
 		return fmt.Errorf("sns sender: timeout must not be negative, got %v", time.Duration(s.Timeout))
@@ -139,25 +93,21 @@ func (s *SNSSender) Validate() error {
 
 // Cleanup releases the SNS client; it is safe after a half-done Provision.
 func (s *SNSSender) Cleanup() error {
-	if s.poolKey == "" {
-		return nil
-	}
-	_, err := snsClients.Delete(s.poolKey)
-	s.poolKey, s.client = "", nil
+	err := s.lease.Release()
+	s.lease = nil
 	return err
 }
 
 // Send publishes msg to msg.To in one attempt and returns SNS's message id.
 func (s *SNSSender) Send(ctx context.Context, msg caddyotp.SMS) (string, error) {
-	if s.client == nil {
+	if s.lease == nil {
 		return "", &caddyotp.SendError{Code: "NotProvisioned", Err: errors.New("sns sender is not provisioned")}
 	}
-	attemptCtx, cancel := context.WithTimeoutCause(ctx, time.Duration(s.Timeout), awsx.ErrAttemptTimeout)
-	defer cancel()
-
-	out, err := s.client.Publish(attemptCtx, snsPublishInput(msg))
+	out, err := awsx.Attempt(ctx, time.Duration(s.Timeout), func(ctx context.Context) (*sns.PublishOutput, error) {
+		return s.lease.Client.Publish(ctx, snsPublishInput(msg))
+	})
 	if err != nil {
-		return "", awsx.SendError(ctx, attemptCtx, err)
+		return "", err
 	}
 	return aws.ToString(out.MessageId), nil
 }
@@ -216,46 +166,12 @@ func (s *SNSSender) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		word := d.Val()
-		if seen[word] {
-			return d.Errf("%s specified more than once", word)
+	return s.Connection.UnmarshalBlock(d, func(word string) error {
+		if word != "timeout" {
+			return awsx.Unrecognized(d, word)
 		}
-		seen[word] = true
-		var field *string
-		switch word {
-		case "region":
-			field = &s.Region
-		case "endpoint":
-			field = &s.Endpoint
-		case "profile":
-			field = &s.Profile
-		case "timeout":
-		default:
-			return d.Errf("unrecognized subdirective '%s'", word)
-		}
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		val := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		if field != nil {
-			*field = val
-			continue
-		}
-		dur, err := caddy.ParseDuration(val)
-		if err != nil {
-			return d.Errf("parsing timeout %q: %v", val, err)
-		}
-		if dur <= 0 {
-			return d.Errf("timeout must be positive, got %s", val)
-		}
-		s.Timeout = caddy.Duration(dur)
-	}
-	return nil
+		return awsx.TimeoutArg(d, &s.Timeout)
+	})
 }
 
 // Interface guards
@@ -265,5 +181,4 @@ var (
 	_ caddy.Validator       = (*SNSSender)(nil)
 	_ caddy.CleanerUpper    = (*SNSSender)(nil)
 	_ caddyfile.Unmarshaler = (*SNSSender)(nil)
-	_ caddy.Destructor      = (*pooledSNSClient)(nil)
 )

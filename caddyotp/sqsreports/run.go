@@ -63,16 +63,10 @@ func (r *Reader) Run(ctx context.Context, sink caddyotp.ReportSink) {
 // load (it did at provision; the environment or files may have changed since).
 func (r *Reader) newClient(ctx context.Context, lo, hi time.Duration) (*sqs.Client, aws.Config, bool) {
 	for failures := 1; ; failures++ {
-		cfg, err := awsx.Config(ctx, r.Region, r.Profile)
+		cfg, err := r.Connection.LoadConfig(ctx)
 		if err == nil {
-			client := sqs.NewFromConfig(cfg, func(o *sqs.Options) {
-				if r.Endpoint != "" {
-					o.BaseEndpoint = aws.String(r.Endpoint)
-				}
-				// the reader's own backoff decides when to try again
-				o.RetryMaxAttempts = 1
-				o.Retryer = aws.NopRetryer{}
-			})
+			// one attempt per call: the reader's own backoff decides when to try again
+			client := sqs.NewFromConfig(cfg, func(o *sqs.Options) { r.Connection.SetEndpoint(&o.BaseEndpoint) })
 			return client, cfg, true
 		}
 		delay := backoff(failures, lo, hi)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 	"github.com/caddyotp/caddyotp/internal/sqsdouble"
 	"github.com/caddyotp/caddyotp/internal/testcaddy"
 )
@@ -22,8 +23,8 @@ import (
 // 10ms, and logs to the observed logs it returns.
 func readerFor(tb testing.TB, d *sqsdouble.Double) (*Reader, *observer.ObservedLogs) {
 	tb.Helper()
-	sqsdouble.OfflineAWS(tb)
-	r := &Reader{QueueURL: d.QueueURL(), Region: "eu-west-2", Endpoint: d.URL(), Wait: caddy.Duration(time.Second)}
+	awsdouble.OfflineAWS(tb)
+	r := &Reader{QueueURL: d.QueueURL(), Connection: conn("eu-west-2", d.URL(), ""), Wait: caddy.Duration(time.Second)}
 	if err := r.Provision(testcaddy.Context(tb)); err != nil {
 		tb.Fatalf("Provision: expected no error, got %v", err)
 	}

@@ -43,19 +43,9 @@ type Reader struct {
 	// `https://sqs.eu-west-2.amazonaws.com/123456789012/otp-events`. Required.
 	QueueURL string `json:"queue_url,omitempty"`
 
-	// The AWS region, such as `eu-west-2`. Required unless the environment (`AWS_REGION`)
-	// or the shared config profile names one.
-	// Default: the environment's region
-	Region string `json:"region,omitempty"`
-
-	// An SQS-compatible endpoint to use instead of the region's public one: a VPC
-	// endpoint, or a test double such as `http://127.0.0.1:4566`.
-	// Default: the region's SQS endpoint
-	Endpoint string `json:"endpoint,omitempty"`
-
-	// The shared config profile (`~/.aws/config`) to load settings and credentials from.
-	// Default: the SDK's default profile (`AWS_PROFILE`, else `default`)
-	Profile string `json:"profile,omitempty"`
+	// Where SQS is: `region`, `endpoint` (an SQS-compatible one, instead of the region's)
+	// and `profile`, each documented there.
+	awsx.Connection
 
 	// How long one receive waits for a message to arrive (SQS long polling), in whole
 	// seconds from 1s to 20s. Longer waits make fewer (billed) requests; a report still
@@ -89,9 +79,7 @@ func (Reader) CaddyModule() caddy.ModuleInfo {
 func (r *Reader) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	r.QueueURL = repl.ReplaceKnown(r.QueueURL, "")
-	r.Region = repl.ReplaceKnown(r.Region, "")
-	r.Endpoint = repl.ReplaceKnown(r.Endpoint, "")
-	r.Profile = repl.ReplaceKnown(r.Profile, "")
+	r.Connection.Replace(repl)
 	if r.Wait == 0 {
 		r.Wait = caddy.Duration(defaultWait)
 	}
@@ -101,7 +89,7 @@ func (r *Reader) Provision(ctx caddy.Context) error {
 	}
 	// a missing region or an unknown profile is a config error, better told now than logged
 	// by Run forever
-	if _, err := awsx.Config(ctx, r.Region, r.Profile); err != nil {
+	if _, err := r.Connection.LoadConfig(ctx); err != nil {
 		return fmt.Errorf("sqs reports: %w", err)
 	}
 	return nil
@@ -110,13 +98,14 @@ func (r *Reader) Provision(ctx caddy.Context) error {
 // Validate checks the configuration; it does no I/O.
 func (r *Reader) Validate() error {
 	wait := time.Duration(r.Wait)
+	connErr := r.Connection.Validate("sqs reports")
 	switch {
 	case r.QueueURL == "":
 		return fmt.Errorf("sqs reports: queue_url is required")
 	case !queueURL(r.QueueURL):
 		return fmt.Errorf("sqs reports: queue_url %q must be an http:// or https:// URL with the queue's path, such as https://sqs.eu-west-2.amazonaws.com/123456789012/otp-events", r.QueueURL)
-	case r.Endpoint != "" && !strings.HasPrefix(r.Endpoint, "http://") && !strings.HasPrefix(r.Endpoint, "https://"):
-		return fmt.Errorf("sqs reports: endpoint %q must start with http:// or https://", r.Endpoint)
+	case connErr != nil:
+		return connErr
 	case wait != 0 && (wait < minWait || wait > maxWait):
 		return fmt.Errorf("sqs reports: wait %s is outside %s..%s", wait, minWait, maxWait)
 	case wait%time.Second != 0:
@@ -135,7 +124,7 @@ func queueURL(s string) bool {
 // ReporterKey names what the reader reads: the queue where the region, endpoint and
 // profile say.
 func (r *Reader) ReporterKey() string {
-	return fmt.Sprintf("%s (region %q, endpoint %q, profile %q)", r.QueueURL, r.Region, r.Endpoint, r.Profile)
+	return r.QueueURL + " (" + r.Connection.Key() + ")"
 }
 
 // UnmarshalCaddyfile sets up the reader from Caddyfile tokens. Syntax:
@@ -157,31 +146,14 @@ func (r *Reader) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.Errf("'sqs' takes one queue URL, got another: '%s'", d.Val())
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		word := d.Val()
-		if seen[word] {
-			return d.Errf("'%s' is given more than once", word)
+	return r.Connection.UnmarshalBlock(d, func(word string) error {
+		if word != "wait" {
+			return awsx.Unrecognized(d, word)
 		}
-		seen[word] = true
 		var err error
-		switch word {
-		case "region":
-			err = caddyfilex.OneArg(d, &r.Region)
-		case "endpoint":
-			err = caddyfilex.OneArg(d, &r.Endpoint)
-		case "profile":
-			err = caddyfilex.OneArg(d, &r.Profile)
-		case "wait":
-			r.Wait, err = caddyfilex.DurationArg(d)
-		default:
-			return d.Errf("unrecognized subdirective '%s'", word)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		r.Wait, err = caddyfilex.DurationArg(d)
+		return err
+	})
 }
 
 // Interface guards

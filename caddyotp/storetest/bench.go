@@ -110,6 +110,80 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) caddyotp.Store) {
 			}
 		}
 	})
+	// A send's ledger entry, counted in the daily counts (status sent) and not (status
+	// failed): the same append, with and without the counters' share of it.
+	for _, status := range []string{"sent", "failed"} {
+		name := map[string]string{"sent": "AppendLedgerCounted", "failed": "AppendLedgerUncounted"}[status]
+		b.Run(name, func(b *testing.B) {
+			s := newStore(b)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				e := LedgerEntry("t", i)
+				e.Status = status
+				if err := s.AppendLedger(ctx, e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("CountVerified", func(b *testing.B) {
+		s := newStore(b)
+		ctx := context.Background()
+		at := time.Now()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.CountVerified(ctx, "t", "GB", at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GuardCountSend", func(b *testing.B) {
+		// What the pumping guard adds to a send: a count under the country and a prefix of
+		// many, each judged (and, for prefixes that reach the mark, blocked once).
+		s := newStore(b)
+		ctx := context.Background()
+		at := time.Now()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			keys := []string{"country:GB", fmt.Sprintf("prefix:+447400%03d", i%1000)}
+			if _, err := s.GuardCount(ctx, "t", keys, false, GuardPolicy, at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("GuardBlocked", func(b *testing.B) {
+		// What the guard adds before a send: whether the destination is blocked.
+		s := newStore(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := s.GuardBlocked(ctx, "t", []string{"country:GB", fmt.Sprintf("prefix:+447400%03d", i%1000)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DailyCounts30", func(b *testing.B) {
+		// sms-stats' default: 30 days, each with counts of a few countries
+		s := newStore(b)
+		ctx := context.Background()
+		to := time.Now()
+		from := to.AddDate(0, 0, -29)
+		for d := range 30 {
+			for _, country := range []string{"GB", "US", "FR"} {
+				if err := s.CountVerified(ctx, "t", country, from.AddDate(0, 0, d)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			counts, err := s.DailyCounts(ctx, "t", from, to)
+			if err != nil || len(counts) != 90 {
+				b.Fatalf("expected 90 counts, got %d (%v)", len(counts), err)
+			}
+		}
+	})
 	b.Run("ReserveBudget", func(b *testing.B) {
 		s := newStore(b)
 		ctx := context.Background()

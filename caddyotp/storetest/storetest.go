@@ -38,6 +38,8 @@ type storeCase struct {
 	run  func(t *testing.T, s caddyotp.Store)
 }
 
+// Run runs every case on a new store of newStore's, in parallel. The stores must keep the
+// pumping guard, which is part of caddyotp.Store.
 func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 	t.Helper()
 	cases := []storeCase{
@@ -73,6 +75,8 @@ func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 	}
 	cases = append(cases, reportCases...)
 	cases = append(cases, readerCases...)
+	cases = append(cases, statsCases...)
+	cases = append(cases, guardCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -1060,29 +1064,38 @@ func InvalidArguments(t *testing.T, s caddyotp.Store) {
 			caddyotp.LockPolicy{After: 1, Window: time.Minute})),
 		"policy with a negative ceiling": Second(s.CheckCode(ctx, k, k.Template, h,
 			caddyotp.LockPolicy{After: 1, Base: time.Minute, Window: time.Hour, Ceiling: -1})),
-		"check without lock group":     Second(s.CheckCode(ctx, k, "", h, LenientPolicy)),
-		"Claim without lock group":     Second(s.ClaimSend(ctx, k, "", "n", time.Minute)),
-		"negative reservation":         Second(s.ReserveBudget(ctx, time.Now(), -1, caddyotp.BudgetCaps{})),
-		"negative release":             s.ReleaseBudget(ctx, time.Now(), -1),
-		"Revoke a short id":            s.RevokeSession(ctx, RevocationID(1)[1:], time.Now().Add(time.Hour)),
-		"Revoke a long id":             s.RevokeSession(ctx, RevocationID(1)+"0", time.Now().Add(time.Hour)),
-		"Revoke upper case":            s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
-		"Revoke not hex":               s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
-		"Revoke until past":            s.RevokeSession(ctx, RevocationID(1), time.Now().Add(-time.Second)),
-		"Revoke until 14h":             s.RevokeSession(ctx, RevocationID(1), time.Now().Add(14*time.Hour)),
-		"report without a message id":  reportErr(caddyotp.Report{Status: caddyotp.ReportDelivered}),
-		"report with a 257-byte id":    reportErr(caddyotp.Report{MessageID: strings.Repeat("m", 257), Status: caddyotp.ReportDelivered}),
-		"report without a status":      reportErr(caddyotp.Report{MessageID: "m-1"}),
-		"report of status sent":        reportErr(caddyotp.Report{MessageID: "m-1", Status: "sent"}),
-		"report billed below zero":     reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: -0.01}),
-		"report billed over 100":       reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: 100.01}),
-		"report billed NaN":            reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: math.NaN()}),
-		"lease without a name":         Second(s.TakeLease(ctx, "", "a", time.Minute)),
-		"lease without a holder":       Second(s.TakeLease(ctx, "logs", "", time.Minute)),
-		"lease below 1ms":              Second(s.TakeLease(ctx, "logs", "a", time.Millisecond-1)),
-		"lease past MaxLease":          Second(s.TakeLease(ctx, "logs", "a", caddyotp.MaxLease+time.Millisecond)),
-		"cursor without a name":        Second(s.Cursor(ctx, "")),
-		"save a cursor without a name": s.SetCursor(ctx, "", "v"),
+		"check without lock group":         Second(s.CheckCode(ctx, k, "", h, LenientPolicy)),
+		"Claim without lock group":         Second(s.ClaimSend(ctx, k, "", "n", time.Minute)),
+		"negative reservation":             Second(s.ReserveBudget(ctx, time.Now(), -1, caddyotp.BudgetCaps{})),
+		"negative release":                 s.ReleaseBudget(ctx, time.Now(), -1),
+		"Revoke a short id":                s.RevokeSession(ctx, RevocationID(1)[1:], time.Now().Add(time.Hour)),
+		"Revoke a long id":                 s.RevokeSession(ctx, RevocationID(1)+"0", time.Now().Add(time.Hour)),
+		"Revoke upper case":                s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
+		"Revoke not hex":                   s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
+		"Revoke until past":                s.RevokeSession(ctx, RevocationID(1), time.Now().Add(-time.Second)),
+		"Revoke until 14h":                 s.RevokeSession(ctx, RevocationID(1), time.Now().Add(14*time.Hour)),
+		"report without a message id":      reportErr(caddyotp.Report{Status: caddyotp.ReportDelivered}),
+		"report with a 257-byte id":        reportErr(caddyotp.Report{MessageID: strings.Repeat("m", 257), Status: caddyotp.ReportDelivered}),
+		"report without a status":          reportErr(caddyotp.Report{MessageID: "m-1"}),
+		"report of status sent":            reportErr(caddyotp.Report{MessageID: "m-1", Status: "sent"}),
+		"report billed below zero":         reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: -0.01}),
+		"report billed over 100":           reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: 100.01}),
+		"report billed NaN":                reportErr(caddyotp.Report{MessageID: "m-1", Status: caddyotp.ReportDelivered, HasPrice: true, BilledUSD: math.NaN()}),
+		"lease without a name":             Second(s.TakeLease(ctx, "", "a", time.Minute)),
+		"lease without a holder":           Second(s.TakeLease(ctx, "logs", "", time.Minute)),
+		"lease below 1ms":                  Second(s.TakeLease(ctx, "logs", "a", time.Millisecond-1)),
+		"lease past MaxLease":              Second(s.TakeLease(ctx, "logs", "a", caddyotp.MaxLease+time.Millisecond)),
+		"cursor without a name":            Second(s.Cursor(ctx, "")),
+		"save a cursor without a name":     s.SetCursor(ctx, "", "v"),
+		"count verified without a country": s.CountVerified(ctx, "login", "", time.Now()),
+		"count verified in lower case":     s.CountVerified(ctx, "login", "gb", time.Now()),
+		"count verified of 4 letters":      s.CountVerified(ctx, "login", "GBRX", time.Now()),
+		"count verified with a colon":      s.CountVerified(ctx, "login", "G:", time.Now()),
+		"counts from after to":             Second(s.DailyCounts(ctx, "login", time.Now(), time.Now().Add(-24*time.Hour))),
+		"counts of 401 days":               Second(s.DailyCounts(ctx, "login", time.Now().Add(-caddyotp.MaxStatsDays*24*time.Hour), time.Now())),
+	}
+	for name, err := range guardInvalidCalls(s) {
+		calls[name] = err
 	}
 	for name, err := range calls {
 		if !errors.Is(err, caddyotp.ErrInvalidArgument) {

@@ -1,8 +1,9 @@
 package eumdouble
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // apiError is an AWS JSON 1.0 error document: `__type` names the error, the other members
@@ -59,13 +60,10 @@ func defaultMessage(code string) string {
 	return code
 }
 
+// writeError answers with e, as AWS JSON 1.0 does.
 func writeError(w http.ResponseWriter, requestID string, e apiError) {
 	if e.Type == "InternalServerException" {
 		e.RequestID = requestID
 	}
-	body, _ := json.Marshal(e)
-	w.Header().Set("Content-Type", contentTypeAWSJSON10)
-	w.Header().Set("X-Amzn-RequestId", requestID)
-	w.WriteHeader(e.Status)
-	w.Write(append(body, '\n')) //nolint:errcheck
+	awsdouble.Answer(w, awsdouble.JSON10, requestID, e.Status, e)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +19,8 @@ import (
 	sms "github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2"
 	"github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // sdkClient is the real End User Messaging SMS client, pointed at d, one attempt per call.
@@ -35,32 +35,21 @@ func sdkClient(t *testing.T, d *Double) *sms.Client {
 	})
 }
 
-// rawPost sends body to the double as a signed SDK request would, with target
-// PinpointSMSVoiceV2.<op>, and returns status and body.
-func rawPost(t *testing.T, client *http.Client, d *Double, op, body string, edit func(*http.Request)) (int, string, error) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, d.URL()+"/", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "PinpointSMSVoiceV2."+op)
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sms-voice/aws4_request, SignedHeaders=host, Signature=00")
-	if edit != nil {
-		edit(req)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), err
+// signed is a request as a signed SDK request is, with target PinpointSMSVoiceV2.<op>.
+func signed(op, body string) awsdouble.Raw {
+	return awsdouble.Raw{Target: "PinpointSMSVoiceV2." + op, ContentType: awsdouble.JSON10, Body: body,
+		Authorization: "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sms-voice/aws4_request, SignedHeaders=host, Signature=00"}
 }
 
-func mustPost(t *testing.T, d *Double, op, body string, edit func(*http.Request)) (int, string) {
+// mustPost sends body to the double as a signed SDK request would, changed by edit if not
+// nil, and returns status and body.
+func mustPost(t *testing.T, d *Double, op, body string, edit func(*awsdouble.Raw)) (int, string) {
 	t.Helper()
-	status, b, err := rawPost(t, http.DefaultClient, d, op, body, edit)
+	r := signed(op, body)
+	if edit != nil {
+		edit(&r)
+	}
+	status, b, err := r.Do(http.DefaultClient, d.URL())
 	if err != nil {
 		t.Fatalf("expected an answer, got %v", err)
 	}
@@ -213,20 +202,19 @@ func TestDoubleTestdataSamples(t *testing.T) {
 
 func TestDoubleSDKReadsErrorSample(t *testing.T) {
 	sample := readTestdata(t, "validation-exception.json")
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write(sample) //nolint:errcheck
-	})}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	srv, err := awsdouble.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() { srv.Close() })
+	srv.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", awsdouble.JSON10)
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write(sample) //nolint:errcheck
+	}))
+	t.Cleanup(srv.Close)
 
 	c := sms.New(sms.Options{
-		Region: "eu-west-2", BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+		Region: "eu-west-2", BaseEndpoint: aws.String(srv.URL()),
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""), Retryer: aws.NopRetryer{},
 	})
 	_, err = c.SendTextMessage(context.Background(), &sms.SendTextMessageInput{
@@ -248,25 +236,24 @@ func TestDoubleRefusesWhatAWSRefuses(t *testing.T) {
 	with := func(member, value string) string {
 		return strings.Replace(good, `}`, `,"`+member+`":`+value+`}`, 1)
 	}
-	header := func(k, v string) func(*http.Request) {
-		return func(r *http.Request) { r.Header.Set(k, v) }
-	}
+	auth := func(v string) func(*awsdouble.Raw) { return func(r *awsdouble.Raw) { r.Authorization = v } }
+	target := func(v string) func(*awsdouble.Raw) { return func(r *awsdouble.Raw) { r.Target = v } }
 	tests := []struct {
 		name   string
 		op     string
 		body   string
-		edit   func(*http.Request)
+		edit   func(*awsdouble.Raw)
 		status int
 		code   string
 	}{
-		{"unsigned", "SendTextMessage", good, header("Authorization", ""), 403, "MissingAuthenticationTokenException"},
+		{"unsigned", "SendTextMessage", good, auth(""), 403, "MissingAuthenticationTokenException"},
 		{"signed for another service", "SendTextMessage", good,
-			header("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sns/aws4_request"), 403, "InvalidSignatureException"},
-		{"get", "SendTextMessage", good, func(r *http.Request) { r.Method = http.MethodGet }, 400, "UnknownOperationException"},
+			auth("AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sns/aws4_request"), 403, "InvalidSignatureException"},
+		{"get", "SendTextMessage", good, func(r *awsdouble.Raw) { r.Method = http.MethodGet }, 400, "UnknownOperationException"},
 		{"unknown operation", "SendVoiceMessage", good, nil, 400, "UnknownOperationException"},
-		{"another service's target", "", good, header("X-Amz-Target", "AmazonSQS.SendMessage"), 400, "UnknownOperationException"},
-		{"no target", "", good, header("X-Amz-Target", ""), 400, "UnknownOperationException"},
-		{"form content type", "SendTextMessage", good, header("Content-Type", "application/x-www-form-urlencoded"), 400, "UnknownOperationException"},
+		{"another service's target", "", good, target("AmazonSQS.SendMessage"), 400, "UnknownOperationException"},
+		{"no target", "", good, target(""), 400, "UnknownOperationException"},
+		{"form content type", "SendTextMessage", good, func(r *awsdouble.Raw) { r.ContentType = "application/x-www-form-urlencoded" }, 400, "UnknownOperationException"},
 		{"not json", "SendTextMessage", "Action=Publish", nil, 400, "SerializationException"},
 		{"member of the wrong type", "SendTextMessage", with("TimeToLive", `"300"`), nil, 400, "SerializationException"},
 		{"no phone", "SendTextMessage", `{"MessageBody":"hi"}`, nil, 400, "ValidationException"},
@@ -439,80 +426,11 @@ func TestDoublePutMessageFeedback(t *testing.T) {
 	}
 }
 
-func TestDoubleFaultOrder(t *testing.T) {
-	d := New(t)
-	send := func() int {
-		status, _ := mustPost(t, d, "SendTextMessage", `{"DestinationPhoneNumber":"+447400123456","MessageBody":"hi"}`, nil)
-		return status
-	}
-	d.SetFault(InternalServer)
-	d.FailNext(2, BadGateway)
-	for i, w := range []int{502, 502, 500, 500} {
-		if status := send(); status != w {
-			t.Errorf("request %d: expected status %d, got %d", i+1, w, status)
-		}
-	}
-	d.SetFault(Fault{})
-	if status := send(); status != 200 {
-		t.Errorf("expected status 200 once the fault is off, got %d", status)
-	}
-	d.FailNext(1, Throttling)
-	d.SetFault(InternalServer)
-	d.Reset()
-	if status := send(); status != 200 {
-		t.Errorf("expected status 200 after Reset, got %d", status)
-	}
-	if d.Count() != 1 || d.Attempts() != 1 {
-		t.Errorf("expected count 1 and attempts 1 after Reset, got %d and %d", d.Count(), d.Attempts())
-	}
-}
-
-func TestDoubleHang(t *testing.T) {
-	body := `{"DestinationPhoneNumber":"+447400123456","MessageBody":"hi"}`
-	t.Run("client gives up", func(t *testing.T) {
-		d := New(t)
-		d.SetFault(Hang)
-		start := time.Now()
-		_, _, err := rawPost(t, &http.Client{Timeout: 200 * time.Millisecond}, d, "SendTextMessage", body, nil)
-		if err == nil {
-			t.Fatal("expected a timeout, got an answer")
-		}
-		if elapsed := time.Since(start); elapsed > 2*time.Second {
-			t.Errorf("expected the client's timeout to end it, got %v", elapsed)
-		}
-		if d.Count() != 0 || d.Attempts() != 1 {
-			t.Errorf("expected count 0 and attempts 1, got %d and %d", d.Count(), d.Attempts())
-		}
-	})
-	t.Run("double closes", func(t *testing.T) {
-		d := New(t)
-		d.SetFault(Hang)
-		done := make(chan error, 1)
-		go func() {
-			_, _, err := rawPost(t, http.DefaultClient, d, "SendTextMessage", body, nil)
-			done <- err
-		}()
-		deadline := time.Now().Add(2 * time.Second)
-		for d.Attempts() == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		d.Close()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Error("expected the hung request to fail, got an answer")
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("expected Close to release the hung request, got none within 5s")
-		}
-	})
-}
-
 func TestDoubleLoseReply(t *testing.T) {
 	d := New(t)
 	d.FailNext(1, LoseReply)
-	_, _, err := rawPost(t, &http.Client{Timeout: 5 * time.Second}, d, "SendTextMessage",
-		`{"DestinationPhoneNumber":"+447400123456","MessageBody":"lost"}`, nil)
+	_, _, err := signed("SendTextMessage", `{"DestinationPhoneNumber":"+447400123456","MessageBody":"lost"}`).
+		Do(&http.Client{Timeout: 5 * time.Second}, d.URL())
 	if err == nil {
 		t.Fatal("expected the connection to drop, got an answer")
 	}
@@ -525,40 +443,12 @@ func TestDoubleLoseReply(t *testing.T) {
 	}
 }
 
-func TestDoubleWaitFor(t *testing.T) {
-	d := New(t)
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		rawPost(t, http.DefaultClient, d, "SendTextMessage", `{"DestinationPhoneNumber":"+447400123456","MessageBody":"one"}`, nil) //nolint:errcheck
-		rawPost(t, http.DefaultClient, d, "SendTextMessage", `{"DestinationPhoneNumber":"+447400123456","MessageBody":"two"}`, nil) //nolint:errcheck
-	}()
-	got, err := d.WaitFor(2, 5*time.Second)
-	if err != nil {
-		t.Fatalf("expected 2 messages, got %v", err)
-	}
-	if len(got) != 2 || got[0].MessageBody != "one" || got[1].MessageBody != "two" {
-		t.Errorf("expected one, two, got %+v", got)
-	}
-	if _, err := d.WaitFor(3, 50*time.Millisecond); err == nil {
-		t.Error("expected a timeout waiting for a third message, got none")
-	}
-}
-
 func TestDoubleControlPaths(t *testing.T) {
 	d := New(t)
-	postJSON := func(path, body string) int {
-		t.Helper()
-		resp, err := http.Post(d.URL()+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
 	send := func(text string) (int, string) {
 		return mustPost(t, d, "SendTextMessage", `{"DestinationPhoneNumber":"+447400123456","MessageBody":"`+text+`"}`, nil)
 	}
-	if s := postJSON("/_fault", `{"kind":"error","code":"ThrottlingException","status":400,"count":1}`); s != 200 {
+	if s := awsdouble.PostControl(t, d.URL(), "/_fault", `{"kind":"error","code":"ThrottlingException","status":400,"count":1}`); s != 200 {
 		t.Fatalf("expected status 200 setting a fault, got %d", s)
 	}
 	status, body := send("a")
@@ -568,61 +458,29 @@ func TestDoubleControlPaths(t *testing.T) {
 	if status, _ := send("b"); status != 200 {
 		t.Errorf("expected 200 once the counted fault is spent, got %d", status)
 	}
-	if s := postJSON("/_fault", `{"kind":"status","status":503,"count":1}`); s != 200 {
+	if s := awsdouble.PostControl(t, d.URL(), "/_fault", `{"kind":"status","status":503,"count":1}`); s != 200 {
 		t.Fatalf("expected status 200 setting a status fault, got %d", s)
 	}
 	if status, _ := send("c"); status != 503 {
 		t.Errorf("expected 503 from the status fault, got %d", status)
 	}
-	for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"error","code":"X"}`, `{"kind":"status","status":200}`, `not json`} {
-		if s := postJSON("/_fault", bad); s != 400 {
+	for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"error","code":"X"}`, `{"kind":"status","status":200}`} {
+		if s := awsdouble.PostControl(t, d.URL(), "/_fault", bad); s != 400 {
 			t.Errorf("expected status 400 for %s, got %d", bad, s)
 		}
 	}
 
-	resp, err := http.Get(d.URL() + "/_sent")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var got struct {
 		Count    int        `json:"count"`
 		Attempts int        `json:"attempts"`
 		Messages []Message  `json:"messages"`
 		Feedback []Feedback `json:"feedback"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatalf("expected JSON, got %v", err)
-	}
+	awsdouble.GetControl(t, d.URL(), "/_sent", &got)
 	if got.Count != 1 || got.Attempts != 3 || len(got.Messages) != 1 || got.Messages[0].MessageBody != "b" {
 		t.Errorf("expected 1 message (b) of 3 attempts, got %+v", got)
 	}
-
-	if s := postJSON("/_reset", ``); s != 200 {
-		t.Errorf("expected status 200 resetting, got %d", s)
-	}
-	if d.Count() != 0 {
-		t.Errorf("expected no messages after reset, got %d", d.Count())
-	}
-	r404, err := http.Get(d.URL() + "/_nope")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r404.Body.Close()
-	if r404.StatusCode != 404 {
-		t.Errorf("expected 404 for an unknown control path, got %d", r404.StatusCode)
-	}
-}
-
-func TestDoubleListensOnLoopbackOnly(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "localhost:0", "nonsense"} {
-		if d, err := Listen(addr); err == nil {
-			d.Close()
-			t.Errorf("expected %s refused, got a double at %s", addr, d.URL())
-		}
-	}
-	d := New(t)
-	if !strings.HasPrefix(d.URL(), "http://127.0.0.1:") {
-		t.Errorf("expected http://127.0.0.1:port, got %s", d.URL())
+	if s := awsdouble.PostControl(t, d.URL(), "/_reset", ``); s != 200 || d.Count() != 0 || d.Attempts() != 0 {
+		t.Errorf("expected a reset to forget the messages and attempts, got status %d, %d and %d", s, d.Count(), d.Attempts())
 	}
 }

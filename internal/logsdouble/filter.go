@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // filterRequest is a FilterLogEvents request body, with the member names of the
@@ -75,11 +77,7 @@ func (d *Double) serveFilterLogEvents(w http.ResponseWriter, r *http.Request, re
 		writeError(w, requestID, *f)
 		return
 	}
-	body, _ := json.Marshal(resp)
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", requestID)
-	w.WriteHeader(http.StatusOK)
-	w.Write(body) //nolint:errcheck
+	awsdouble.Answer(w, awsdouble.JSON11, requestID, http.StatusOK, resp)
 }
 
 // groupName is the group a request names, by name or by identifier (a name or an ARN).
@@ -184,9 +182,5 @@ func writeError(w http.ResponseWriter, requestID string, f Fault) {
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	body, _ := json.Marshal(map[string]string{"__type": f.Code, "message": f.Message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", requestID)
-	w.WriteHeader(status)
-	w.Write(body) //nolint:errcheck
+	awsdouble.Answer(w, awsdouble.JSON11, requestID, status, map[string]string{"__type": f.Code, "message": f.Message})
 }

@@ -9,17 +9,15 @@
 package logsdouble
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // Fault is an error answer the double gives instead of a normal one.
@@ -67,61 +65,30 @@ type Request struct {
 
 // Double is a running CloudWatch Logs test double. Its methods are safe for concurrent use.
 type Double struct {
-	url      string
-	listener net.Listener
-	server   *http.Server
-	once     sync.Once
+	awsdouble.Base[Fault] // URL, Close, FailNext, SetFault and Attempts
 
 	mu       sync.Mutex
 	groups   map[string][]event // each ordered by timestamp, then by Put order
 	seq      int64
 	pageSize int
 	requests []Request
-	next     []Fault // FailNext faults, used first
-	always   *Fault  // SetFault, used when next is empty
 }
 
 // New starts a double on a free port of 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB) *Double {
 	t.Helper()
-	d, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("starting cloudwatch logs double: %v", err)
-	}
-	t.Cleanup(d.Close)
-	return d
+	return awsdouble.Start(t, "cloudwatch logs double", Listen)
 }
 
 // Listen starts a double on addr, which must be a 127.0.0.1 address (port 0 for any free one).
 func Listen(addr string) (*Double, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	if host != "127.0.0.1" {
-		return nil, fmt.Errorf("listen address %q: the double listens on 127.0.0.1 only", addr)
-	}
-	ln, err := net.Listen("tcp4", addr)
+	srv, err := awsdouble.Listen(addr)
 	if err != nil {
 		return nil, err
 	}
-	d := &Double{
-		url:      "http://" + ln.Addr().String(),
-		listener: ln,
-		groups:   map[string][]event{},
-		pageSize: DefaultPageSize,
-	}
-	d.server = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
-	go d.server.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
+	d := &Double{Base: awsdouble.Base[Fault]{Server: srv}, groups: map[string][]event{}, pageSize: DefaultPageSize}
+	srv.Serve(d)
 	return d, nil
-}
-
-// URL is the double's base URL, for the cloudwatchlogs client's BaseEndpoint.
-func (d *Double) URL() string { return d.url }
-
-// Close stops the double. It is safe to call twice.
-func (d *Double) Close() {
-	d.once.Do(func() { d.server.Close() })
 }
 
 // CreateGroup makes an empty log group, if there is none of that name.
@@ -165,30 +132,8 @@ func (d *Double) SetPageSize(n int) {
 	d.pageSize = min(max(n, 1), maxLimit)
 }
 
-// FailNext makes the next n requests meet f, before any fault set by SetFault. A zero
-// Fault lets its requests through: FailNext(1, Fault{}) then FailNext(1, Throttling)
-// throttles the second request (such as a reader's second page).
-func (d *Double) FailNext(n int, f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for range n {
-		d.next = append(d.next, f)
-	}
-}
-
-// SetFault makes every request meet f until ClearFault.
-func (d *Double) SetFault(f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.always = &f
-}
-
 // ClearFault turns off the faults of SetFault and FailNext.
-func (d *Double) ClearFault() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.always, d.next = nil, nil
-}
+func (d *Double) ClearFault() { d.Faults.Clear() }
 
 // Calls is how many FilterLogEvents requests arrived, faulted or not.
 func (d *Double) Calls() int {
@@ -207,7 +152,7 @@ func (d *Double) Requests() []Request {
 // ServeHTTP answers one CloudWatch Logs request. Only FilterLogEvents is implemented; any
 // other operation gets UnknownOperationException, as an unknown target does from AWS.
 func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := newUUID()
+	requestID := awsdouble.NewUUID()
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		writeError(w, requestID, Fault{Code: "UnknownOperationException", Status: http.StatusBadRequest,
 			Message: "expected a POST to /"})
@@ -218,7 +163,7 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "Missing Authentication Token"})
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
+	if ct := r.Header.Get("Content-Type"); ct != awsdouble.JSON11 {
 		writeError(w, requestID, Fault{Code: "SerializationException", Status: http.StatusBadRequest,
 			Message: "unexpected content type " + strconv.Quote(ct)})
 		return
@@ -231,19 +176,14 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.serveFilterLogEvents(w, r, requestID)
 }
 
-// takeFault picks the fault of one request: a FailNext one first, else SetFault's.
+// takeFault picks the fault of one request: a FailNext one first, else SetFault's; nil
+// for none.
 func (d *Double) takeFault() *Fault {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if len(d.next) > 0 {
-		f := d.next[0]
-		d.next = d.next[1:]
-		if f == (Fault{}) {
-			return nil
-		}
-		return &f
+	f := d.Faults.Take("FilterLogEvents", nil)
+	if f == (Fault{}) {
+		return nil
 	}
-	return d.always
+	return &f
 }
 
 // after reports whether e comes after the position (ts, seq) in a group's order.
@@ -254,14 +194,4 @@ func after(e event, ts, seq int64) bool {
 // eventID is an event id of the shape CloudWatch Logs gives: a long decimal string.
 func eventID(seq int64) string {
 	return fmt.Sprintf("%056d", seq)
-}
-
-// newUUID is a random version-4 UUID, the shape of AWS request ids.
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-")
 }

@@ -8,21 +8,17 @@
 package snsdouble
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // Kinds of Fault.
@@ -75,29 +71,15 @@ type Publish struct {
 
 // Double is a running SNS test double. Its methods are safe for concurrent use.
 type Double struct {
-	url      string
-	listener net.Listener
-	server   *http.Server
-	closing  chan struct{}
-	once     sync.Once
-
-	mu        sync.Mutex
-	changed   chan struct{} // closed and replaced whenever published grows
-	published []Publish
-	attempts  int
-	next      []Fault // FailNext faults, used first
-	always    Fault   // SetFault, used when next is empty
+	awsdouble.Base[Fault] // URL, Close, FailNext, SetFault and Attempts (of Publish requests)
+	control               awsdouble.Control[Fault]
+	published             awsdouble.Record[Publish]
 }
 
 // New starts a double on a free port of 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB) *Double {
 	t.Helper()
-	d, err := NewServer()
-	if err != nil {
-		t.Fatalf("starting sns double: %v", err)
-	}
-	t.Cleanup(d.Close)
-	return d
+	return awsdouble.Start(t, "sns double", Listen)
 }
 
 // NewServer starts a double on a free port of 127.0.0.1.
@@ -107,126 +89,50 @@ func NewServer() (*Double, error) {
 
 // Listen starts a double on addr, which must be a 127.0.0.1 address (port 0 for any free one).
 func Listen(addr string) (*Double, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	if host != "127.0.0.1" {
-		return nil, fmt.Errorf("listen address %q: the double listens on 127.0.0.1 only", addr)
-	}
-	ln, err := net.Listen("tcp4", addr)
+	srv, err := awsdouble.Listen(addr)
 	if err != nil {
 		return nil, err
 	}
-	d := &Double{
-		url:      "http://" + ln.Addr().String(),
-		listener: ln,
-		closing:  make(chan struct{}),
-		changed:  make(chan struct{}),
-	}
-	d.server = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
-	go d.server.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
+	d := &Double{Base: awsdouble.Base[Fault]{Server: srv}}
+	d.control = awsdouble.Control[Fault]{ListPath: "/_published", List: d.list, Faults: &d.Faults, Check: checkFault, Reset: d.Reset}
+	srv.Serve(d)
 	return d, nil
-}
-
-// URL is the double's base URL, for the sns client's BaseEndpoint.
-func (d *Double) URL() string { return d.url }
-
-// Close stops the double, releasing any request held by Hang. It is safe to call twice.
-func (d *Double) Close() {
-	d.once.Do(func() {
-		close(d.closing)
-		d.server.Close()
-	})
-}
-
-// FailNext makes the next n Publish requests meet f, before any fault set by SetFault.
-func (d *Double) FailNext(n int, f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for range n {
-		d.next = append(d.next, f)
-	}
-}
-
-// SetFault makes every Publish request meet f, until changed; Fault{} turns it off.
-func (d *Double) SetFault(f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.always = f
 }
 
 // Published returns a copy of the publishes accepted so far, oldest first.
 func (d *Double) Published() []Publish {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]Publish, len(d.published))
-	for i, p := range d.published {
-		p.Attributes = copyAttributes(p.Attributes)
-		out[i] = p
+	out := d.published.Items()
+	for i := range out {
+		out[i].Attributes = maps.Clone(out[i].Attributes)
 	}
 	return out
 }
 
 // Count is how many publishes were accepted (delivered, reply lost or not).
-func (d *Double) Count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.published)
-}
-
-// Attempts is how many Publish requests arrived, faulted or not.
-func (d *Double) Attempts() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.attempts
-}
+func (d *Double) Count() int { return d.published.Len() }
 
 // Reset forgets the publishes and attempts and clears every fault.
 func (d *Double) Reset() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.published = nil
-	d.attempts = 0
-	d.next = nil
-	d.always = Fault{}
+	d.published.Reset()
+	d.Faults.Reset()
 }
 
 // WaitFor waits until at least n publishes were accepted, and returns them. It returns an
 // error naming the count reached if timeout passes first.
 func (d *Double) WaitFor(n int, timeout time.Duration) ([]Publish, error) {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		d.mu.Lock()
-		count, changed := len(d.published), d.changed
-		d.mu.Unlock()
-		if count >= n {
-			return d.Published(), nil
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return d.Published(), fmt.Errorf("expected %d publishes within %v, got %d", n, timeout, count)
-		case <-d.closing:
-			return d.Published(), errors.New("sns double closed")
-		}
-	}
+	err := d.published.WaitFor(n, "publishes", timeout, d.Server.Closing())
+	return d.Published(), err
 }
 
-// ServeHTTP answers one SNS Query protocol request, or one of the control requests:
-//
-//	GET  /_published  the accepted publishes, as JSON: {"count":N,"attempts":N,"published":[…]}
-//	POST /_fault      set a fault: {"kind":"error","code":"Throttled","status":429,"count":1}
-//	                  ("count" > 0: the next count requests, like FailNext; absent: every
-//	                  request, like SetFault; {"kind":""} turns the fault off)
-//	POST /_reset      forget the publishes and clear every fault
+// ServeHTTP answers one SNS Query protocol request, or one of the control requests of
+// awsdouble.Control: GET /_published answers {"count":N,"attempts":N,"published":[…]}, and
+// POST /_fault takes a Fault, such as {"kind":"error","code":"Throttled","status":429,"count":1}.
 func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/_") {
-		d.serveControl(w, r)
+	if awsdouble.IsControl(r) {
+		d.control.ServeHTTP(w, r)
 		return
 	}
-	requestID := newUUID()
+	requestID := awsdouble.NewUUID()
 	if r.Method != http.MethodPost {
 		writeError(w, requestID, ErrorFault("InvalidAction", http.StatusBadRequest, "expected a POST"))
 		return
@@ -247,17 +153,13 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	fault := d.takeFault()
+	fault := d.Faults.Take("Publish", nil)
 	switch fault.Kind {
 	case KindError:
 		writeError(w, requestID, fault)
 		return
 	case KindHang:
-		select {
-		case <-r.Context().Done():
-		case <-d.closing:
-			dropConnection(w) // no answer at all, not even an empty one
-		}
+		d.Server.Hang(w, r)
 		return
 	}
 
@@ -266,12 +168,12 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, requestID, *bad)
 		return
 	}
-	p.MessageID = newUUID()
+	p.MessageID = awsdouble.NewUUID()
 	p.Time = time.Now()
-	d.record(p)
+	d.published.Add(p)
 
 	if fault.Kind == KindLoseReply {
-		dropConnection(w)
+		awsdouble.DropConnection(w)
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")
@@ -287,76 +189,23 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 `, p.MessageID, requestID)
 }
 
-// faultRequest is the body of POST /_fault.
-type faultRequest struct {
-	Fault
-	Count int `json:"count,omitempty"`
+// list is the answer of GET /_published.
+func (d *Double) list() any {
+	return map[string]any{"count": d.Count(), "attempts": d.Attempts(), "published": d.Published()}
 }
 
-func (d *Double) serveControl(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == "/_published" && r.Method == http.MethodGet:
-		writeJSON(w, http.StatusOK, map[string]any{
-			"count":     d.Count(),
-			"attempts":  d.Attempts(),
-			"published": d.Published(),
-		})
-	case r.URL.Path == "/_fault" && r.Method == http.MethodPost:
-		var req faultRequest
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid json: " + err.Error()})
-			return
+// checkFault says why POST /_fault refuses f; "" when it is fine.
+func checkFault(f Fault) string {
+	switch f.Kind {
+	case KindNone, KindHang, KindLoseReply:
+		return ""
+	case KindError:
+		if f.Code == "" || f.Status < 400 || f.Status > 599 {
+			return "an error fault needs a code and a 4xx or 5xx status"
 		}
-		switch req.Kind {
-		case KindNone, KindHang, KindLoseReply:
-		case KindError:
-			if req.Code == "" || req.Status < 400 || req.Status > 599 {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "an error fault needs a code and a 4xx or 5xx status"})
-				return
-			}
-		default:
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown fault kind " + strconv.Quote(req.Kind)})
-			return
-		}
-		if req.Count > 0 {
-			d.FailNext(req.Count, req.Fault)
-		} else {
-			d.SetFault(req.Fault)
-		}
-		writeJSON(w, http.StatusOK, req)
-	case r.URL.Path == "/_reset" && r.Method == http.MethodPost:
-		d.Reset()
-		writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
-	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such control path"})
+		return ""
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v) //nolint:errcheck
-}
-
-// takeFault counts the attempt and picks its fault: a FailNext one first, else SetFault's.
-func (d *Double) takeFault() Fault {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.attempts++
-	if len(d.next) > 0 {
-		f := d.next[0]
-		d.next = d.next[1:]
-		return f
-	}
-	return d.always
-}
-
-func (d *Double) record(p Publish) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.published = append(d.published, p)
-	close(d.changed)
-	d.changed = make(chan struct{})
+	return "unknown fault kind " + strconv.Quote(f.Kind)
 }
 
 var e164 = regexp.MustCompile(`^\+[0-9]{1,15}$`)
@@ -401,15 +250,6 @@ func parsePublish(form map[string][]string) (Publish, *Fault) {
 		p.Attributes[name] = get(prefix + "Value.StringValue")
 	}
 	return p, nil
-}
-
-// dropConnection closes the client's connection without writing a response.
-func dropConnection(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // HTTP/2: reset the stream instead
-	}
-	conn.Close()
 }
 
 type errorResponse struct {
@@ -458,14 +298,6 @@ func defaultMessage(code string) string {
 	return code
 }
 
-func copyAttributes(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}
-
 // AttributeNames lists a publish's attribute names, sorted; handy in test messages.
 func (p Publish) AttributeNames() []string {
 	names := make([]string, 0, len(p.Attributes))
@@ -474,14 +306,4 @@ func (p Publish) AttributeNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// newUUID is a random version-4 UUID, the shape of SNS message and request ids.
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-")
 }

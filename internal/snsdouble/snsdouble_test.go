@@ -1,7 +1,6 @@
 package snsdouble
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // publishForm is a Publish as aws-sdk-go-v2 encodes it.
@@ -31,19 +32,8 @@ func publishForm(phone, text string, attrs ...[2]string) url.Values {
 // post sends form to the double as a signed SDK request would, and returns status and body.
 func post(t *testing.T, client *http.Client, d *Double, form url.Values) (int, string, error) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, d.URL()+"/", strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sns/aws4_request")
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body), err
+	return awsdouble.Raw{ContentType: "application/x-www-form-urlencoded", Body: form.Encode(),
+		Authorization: "AWS4-HMAC-SHA256 Credential=test/20260101/eu-west-2/sns/aws4_request"}.Do(client, d.URL())
 }
 
 func mustPost(t *testing.T, d *Double, form url.Values) (int, string) {
@@ -217,72 +207,6 @@ func TestDoubleErrorFaults(t *testing.T) {
 	}
 }
 
-func TestDoubleFaultOrder(t *testing.T) {
-	d := New(t)
-	d.SetFault(InternalError)
-	d.FailNext(2, Throttled)
-	want := []int{429, 429, 500, 500}
-	for i, w := range want {
-		if status, _ := mustPost(t, d, publishForm("+447400123456", "hi")); status != w {
-			t.Errorf("request %d: expected status %d, got %d", i+1, w, status)
-		}
-	}
-	d.SetFault(Fault{})
-	if status, _ := mustPost(t, d, publishForm("+447400123456", "hi")); status != 200 {
-		t.Errorf("expected status 200 once the fault is off, got %d", status)
-	}
-	d.FailNext(1, Throttled)
-	d.SetFault(InternalError)
-	d.Reset()
-	if status, _ := mustPost(t, d, publishForm("+447400123456", "hi")); status != 200 {
-		t.Errorf("expected status 200 after Reset, got %d", status)
-	}
-	if d.Count() != 1 || d.Attempts() != 1 {
-		t.Errorf("expected count 1 and attempts 1 after Reset, got %d and %d", d.Count(), d.Attempts())
-	}
-}
-
-func TestDoubleHang(t *testing.T) {
-	t.Run("client gives up", func(t *testing.T) {
-		d := New(t)
-		d.SetFault(Hang)
-		client := &http.Client{Timeout: 200 * time.Millisecond}
-		start := time.Now()
-		_, _, err := post(t, client, d, publishForm("+447400123456", "hi"))
-		if err == nil {
-			t.Fatal("expected a timeout, got an answer")
-		}
-		if elapsed := time.Since(start); elapsed > 2*time.Second {
-			t.Errorf("expected the client's timeout to end it, got %v", elapsed)
-		}
-		if d.Count() != 0 || d.Attempts() != 1 {
-			t.Errorf("expected count 0 and attempts 1, got %d and %d", d.Count(), d.Attempts())
-		}
-	})
-	t.Run("double closes", func(t *testing.T) {
-		d := New(t)
-		d.SetFault(Hang)
-		done := make(chan error, 1)
-		go func() {
-			_, _, err := post(t, http.DefaultClient, d, publishForm("+447400123456", "hi"))
-			done <- err
-		}()
-		deadline := time.Now().Add(2 * time.Second)
-		for d.Attempts() == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		d.Close()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Error("expected the hung request to fail, got an answer")
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("expected Close to release the hung request, got none within 5s")
-		}
-	})
-}
-
 func TestDoubleLoseReply(t *testing.T) {
 	d := New(t)
 	d.FailNext(1, LoseReply)
@@ -299,37 +223,9 @@ func TestDoubleLoseReply(t *testing.T) {
 	}
 }
 
-func TestDoubleWaitFor(t *testing.T) {
-	d := New(t)
-	go func() {
-		time.Sleep(50 * time.Millisecond)
-		post(t, http.DefaultClient, d, publishForm("+447400123456", "one")) //nolint:errcheck
-		post(t, http.DefaultClient, d, publishForm("+447400123456", "two")) //nolint:errcheck
-	}()
-	got, err := d.WaitFor(2, 5*time.Second)
-	if err != nil {
-		t.Fatalf("expected 2 publishes, got %v", err)
-	}
-	if len(got) != 2 || got[0].Message != "one" || got[1].Message != "two" {
-		t.Errorf("expected one, two, got %+v", got)
-	}
-	if _, err := d.WaitFor(3, 50*time.Millisecond); err == nil {
-		t.Error("expected a timeout waiting for a third publish, got none")
-	}
-}
-
 func TestDoubleControlPaths(t *testing.T) {
 	d := New(t)
-	postJSON := func(path, body string) int {
-		t.Helper()
-		resp, err := http.Post(d.URL()+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if s := postJSON("/_fault", `{"kind":"error","code":"Throttled","status":429,"count":1}`); s != 200 {
+	if s := awsdouble.PostControl(t, d.URL(), "/_fault", `{"kind":"error","code":"Throttled","status":429,"count":1}`); s != 200 {
 		t.Fatalf("expected status 200 setting a fault, got %d", s)
 	}
 	status, body := mustPost(t, d, publishForm("+447400123456", "a"))
@@ -340,46 +236,22 @@ func TestDoubleControlPaths(t *testing.T) {
 	if status, _ := mustPost(t, d, publishForm("+447400123456", "b")); status != 200 {
 		t.Errorf("expected 200 once the counted fault is spent, got %d", status)
 	}
-	for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"error","code":"X"}`, `not json`} {
-		if s := postJSON("/_fault", bad); s != 400 {
+	for _, bad := range []string{`{"kind":"explode"}`, `{"kind":"status","status":502}`, `{"kind":"error","code":"X"}`, `{"kind":"error","status":400}`} {
+		if s := awsdouble.PostControl(t, d.URL(), "/_fault", bad); s != 400 {
 			t.Errorf("expected status 400 for %s, got %d", bad, s)
 		}
 	}
 
-	resp, err := http.Get(d.URL() + "/_published")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var got struct {
 		Count     int       `json:"count"`
 		Attempts  int       `json:"attempts"`
 		Published []Publish `json:"published"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-		t.Fatalf("expected JSON, got %v", err)
-	}
+	awsdouble.GetControl(t, d.URL(), "/_published", &got)
 	if got.Count != 1 || got.Attempts != 2 || len(got.Published) != 1 || got.Published[0].Message != "b" {
 		t.Errorf("expected 1 publish (b) of 2 attempts, got %+v", got)
 	}
-
-	if s := postJSON("/_reset", ``); s != 200 {
-		t.Errorf("expected status 200 resetting, got %d", s)
-	}
-	if d.Count() != 0 {
-		t.Errorf("expected no publishes after reset, got %d", d.Count())
-	}
-}
-
-func TestDoubleListensOnLoopbackOnly(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "localhost:0", "nonsense"} {
-		if d, err := Listen(addr); err == nil {
-			d.Close()
-			t.Errorf("expected %s refused, got a double at %s", addr, d.URL())
-		}
-	}
-	d := New(t)
-	if !strings.HasPrefix(d.URL(), "http://127.0.0.1:") {
-		t.Errorf("expected http://127.0.0.1:port, got %s", d.URL())
+	if s := awsdouble.PostControl(t, d.URL(), "/_reset", ``); s != 200 || d.Count() != 0 || d.Attempts() != 0 {
+		t.Errorf("expected a reset to forget the publishes and attempts, got status %d, %d and %d", s, d.Count(), d.Attempts())
 	}
 }

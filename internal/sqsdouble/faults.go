@@ -1,8 +1,9 @@
 package sqsdouble
 
 import (
-	"encoding/json"
 	"net/http"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // Kinds of Fault.
@@ -64,6 +65,9 @@ func (f Fault) OnlyFor(op string) Fault {
 	return f
 }
 
+// appliesTo reports whether f meets a request for op.
+func (f Fault) appliesTo(op string) bool { return f.Op == "" || f.Op == op }
+
 // invalidParameter is the AWS-wide InvalidParameterValue (status 400).
 func invalidParameter(message string) Fault {
 	return Fault{Kind: KindError, Code: "InvalidParameterValue", Status: http.StatusBadRequest, Message: message}
@@ -80,8 +84,6 @@ func writeError(w http.ResponseWriter, r *http.Request, requestID string, f Faul
 	if message == "" {
 		message = f.Code
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", requestID)
 	if r.Header.Get("X-Amzn-Query-Mode") == "true" {
 		code, fault := f.QueryCode, "Sender"
 		if code == "" {
@@ -92,18 +94,8 @@ func writeError(w http.ResponseWriter, r *http.Request, requestID string, f Faul
 		}
 		w.Header().Set("X-Amzn-Query-Error", code+";"+fault)
 	}
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{ //nolint:errcheck
+	awsdouble.Answer(w, awsdouble.JSON10, requestID, status, map[string]string{
 		"__type":  "com.amazonaws.sqs#" + f.Code,
 		"message": message,
 	})
-}
-
-// dropConnection closes the client's connection without writing a response.
-func dropConnection(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler) // HTTP/2: reset the stream instead
-	}
-	conn.Close()
 }

@@ -129,7 +129,7 @@ func (d *Double) receiveMessage(r *http.Request, req request) (any, *Fault) {
 		case <-timer.C:
 		case <-r.Context().Done():
 			gone = true
-		case <-d.closing:
+		case <-d.Server.Closing():
 			gone = true
 		}
 		timer.Stop()

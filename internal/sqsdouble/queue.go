@@ -6,8 +6,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // message is one message of the queue, from its send until its delete.
@@ -33,7 +34,7 @@ type received struct {
 func (d *Double) put(body string, delay time.Duration) string {
 	now := time.Now()
 	sum := md5.Sum([]byte(body))
-	m := &message{id: newUUID(), body: body, md5: hex.EncodeToString(sum[:]), sent: now, visibleAt: now.Add(delay)}
+	m := &message{id: awsdouble.NewUUID(), body: body, md5: hex.EncodeToString(sum[:]), sent: now, visibleAt: now.Add(delay)}
 	d.queue = append(d.queue, m)
 	d.signal()
 	return m.id
@@ -117,16 +118,6 @@ func newReceiptHandle(id string) string {
 	b := make([]byte, 48)
 	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
 	return base64.StdEncoding.EncodeToString(append([]byte(id+"#"), b...))
-}
-
-// newUUID is a random version-4 UUID, the shape of SQS message and request ids.
-func newUUID() string {
-	b := make([]byte, 16)
-	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b)
-	return strings.Join([]string{h[0:8], h[8:12], h[12:16], h[16:20], h[20:32]}, "-")
 }
 
 // millis is a time as SQS's timestamp attributes write it: Unix milliseconds, in a string.

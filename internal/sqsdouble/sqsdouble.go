@@ -13,12 +13,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // QueuePath is the path of the double's queue URL: SQS's shape, /<account>/<queue name>.
@@ -30,75 +31,41 @@ const DefaultVisibilityTimeout = 30 * time.Second
 // Double is a running SQS test double holding one standard queue. Its methods are safe for
 // concurrent use.
 type Double struct {
-	url      string
-	listener net.Listener
-	server   *http.Server
-	closing  chan struct{}
-	once     sync.Once
+	awsdouble.Base[Fault] // URL, Close, FailNext, SetFault and Attempts
 
 	mu         sync.Mutex
 	changed    chan struct{} // closed and replaced when a message is put or deleted
 	queue      []*message    // oldest first
 	handles    map[string]string
 	visibility time.Duration
-	requests   map[string]int // operation → requests, faulted or not
 	deletes    int
-	waiting    int     // long polls waiting now
-	next       []Fault // FailNext faults, used first
-	always     Fault   // SetFault, used when next is empty
+	waiting    int // long polls waiting now
 }
 
 // New starts a double on a free port of 127.0.0.1 and closes it when the test ends.
 func New(t testing.TB) *Double {
 	t.Helper()
-	d, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("starting sqs double: %v", err)
-	}
-	t.Cleanup(d.Close)
-	return d
+	return awsdouble.Start(t, "sqs double", Listen)
 }
 
 // Listen starts a double on addr, which must be a 127.0.0.1 address (port 0 for any free one).
 func Listen(addr string) (*Double, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	if host != "127.0.0.1" {
-		return nil, fmt.Errorf("listen address %q: the double listens on 127.0.0.1 only", addr)
-	}
-	ln, err := net.Listen("tcp4", addr)
+	srv, err := awsdouble.Listen(addr)
 	if err != nil {
 		return nil, err
 	}
 	d := &Double{
-		url:        "http://" + ln.Addr().String(),
-		listener:   ln,
-		closing:    make(chan struct{}),
+		Base:       awsdouble.Base[Fault]{Server: srv},
 		changed:    make(chan struct{}),
 		handles:    map[string]string{},
 		visibility: DefaultVisibilityTimeout,
-		requests:   map[string]int{},
 	}
-	d.server = &http.Server{Handler: d, ReadHeaderTimeout: 10 * time.Second}
-	go d.server.Serve(ln) //nolint:errcheck // Serve returns ErrServerClosed on Close
+	srv.Serve(d)
 	return d, nil
 }
 
-// URL is the double's base URL, for the sqs client's BaseEndpoint.
-func (d *Double) URL() string { return d.url }
-
 // QueueURL is the URL of the double's queue, the QueueUrl of every request.
-func (d *Double) QueueURL() string { return d.url + QueuePath }
-
-// Close stops the double, ending any long poll. It is safe to call twice.
-func (d *Double) Close() {
-	d.once.Do(func() {
-		close(d.closing)
-		d.server.Close()
-	})
-}
+func (d *Double) QueueURL() string { return d.URL() + QueuePath }
 
 // Put adds a message with body to the queue, as SendMessage would, and returns its id.
 func (d *Double) Put(body string) string {
@@ -113,22 +80,6 @@ func (d *Double) SetVisibilityTimeout(v time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.visibility = v
-}
-
-// FailNext makes the next n requests that f applies to meet f, before any SetFault fault.
-func (d *Double) FailNext(n int, f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for range n {
-		d.next = append(d.next, f)
-	}
-}
-
-// SetFault makes every request that f applies to meet f, until changed; Fault{} turns it off.
-func (d *Double) SetFault(f Fault) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.always = f
 }
 
 // Message is a message of the queue as a test sees it.
@@ -166,11 +117,7 @@ func (d *Double) Deletes() int {
 }
 
 // Requests is how many requests for op ("ReceiveMessage", …) arrived, faulted or not.
-func (d *Double) Requests(op string) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.requests[op]
-}
+func (d *Double) Requests(op string) int { return d.Faults.Requests(op) }
 
 // Waiting is how many ReceiveMessage long polls are waiting for a message now.
 func (d *Double) Waiting() int {
@@ -195,7 +142,7 @@ func (d *Double) WaitEmpty(timeout time.Duration) error {
 		case <-changed:
 		case <-timer.C:
 			return fmt.Errorf("expected an empty queue within %v, %d messages left", timeout, left)
-		case <-d.closing:
+		case <-d.Server.Closing():
 			return errors.New("sqs double closed")
 		}
 	}
@@ -203,7 +150,7 @@ func (d *Double) WaitEmpty(timeout time.Duration) error {
 
 // ServeHTTP answers one request of SQS's JSON protocol.
 func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := newUUID()
+	requestID := awsdouble.NewUUID()
 	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.")
 	switch {
 	case r.Method != http.MethodPost:
@@ -212,7 +159,7 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Header.Get("Authorization") == "":
 		writeError(w, r, requestID, missingAuth)
 		return
-	case r.Header.Get("Content-Type") != "application/x-amz-json-1.0":
+	case r.Header.Get("Content-Type") != awsdouble.JSON10:
 		writeError(w, r, requestID, ErrorFault("UnsupportedMediaType", http.StatusBadRequest,
 			"expected Content-Type application/x-amz-json-1.0"))
 		return
@@ -222,12 +169,12 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	switch fault := d.takeFault(op); fault.Kind {
+	switch fault := d.Faults.Take(op, Fault.appliesTo); fault.Kind {
 	case KindError:
 		writeError(w, r, requestID, fault)
 		return
 	case KindClose:
-		dropConnection(w)
+		awsdouble.DropConnection(w)
 		return
 	}
 
@@ -254,26 +201,5 @@ func (d *Double) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, requestID, *fault)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	w.Header().Set("X-Amzn-RequestId", requestID)
-	w.WriteHeader(http.StatusOK)
-	json.NewEncoder(w).Encode(resp) //nolint:errcheck
-}
-
-// takeFault counts the request and picks its fault: the first FailNext one that applies to
-// op, else SetFault's if it applies.
-func (d *Double) takeFault(op string) Fault {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.requests[op]++
-	for i, f := range d.next {
-		if f.Op == "" || f.Op == op {
-			d.next = append(d.next[:i], d.next[i+1:]...)
-			return f
-		}
-	}
-	if d.always.Op == "" || d.always.Op == op {
-		return d.always
-	}
-	return Fault{}
+	awsdouble.Answer(w, awsdouble.JSON10, requestID, http.StatusOK, resp)
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/caddyotp/caddyotp/internal/awsdouble"
 )
 
 // clientFor is the real SDK client pointed at d, making one attempt per call.
 func clientFor(t *testing.T, d *Double) *sqs.Client {
 	t.Helper()
-	OfflineAWS(t)
+	awsdouble.OfflineAWS(t)
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("eu-west-2"),
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }))
 	if err != nil {
@@ -409,47 +411,25 @@ func TestDoubleRefusesWhatSQSRefuses(t *testing.T) {
 		}
 	})
 
+	body := `{"QueueUrl":"` + d.QueueURL() + `"}`
 	raw := []struct {
-		name, method, target, auth, contentType string
-		status                                  int
+		name   string
+		req    awsdouble.Raw
+		status int
 	}{
-		{"unsigned", "POST", "AmazonSQS.ReceiveMessage", "", "application/x-amz-json-1.0", 403},
-		{"get", "GET", "AmazonSQS.ReceiveMessage", "AWS4-HMAC-SHA256 x", "application/x-amz-json-1.0", 400},
-		{"unknown operation", "POST", "AmazonSQS.PurgeQueue", "AWS4-HMAC-SHA256 x", "application/x-amz-json-1.0", 400},
-		{"query protocol", "POST", "", "AWS4-HMAC-SHA256 x", "application/x-www-form-urlencoded", 400},
+		{"unsigned", awsdouble.Raw{Target: "AmazonSQS.ReceiveMessage", ContentType: awsdouble.JSON10, Body: body}, 403},
+		{"get", awsdouble.Raw{Method: "GET", Target: "AmazonSQS.ReceiveMessage", Authorization: "AWS4-HMAC-SHA256 x", ContentType: awsdouble.JSON10, Body: body}, 400},
+		{"unknown operation", awsdouble.Raw{Target: "AmazonSQS.PurgeQueue", Authorization: "AWS4-HMAC-SHA256 x", ContentType: awsdouble.JSON10, Body: body}, 400},
+		{"query protocol", awsdouble.Raw{Authorization: "AWS4-HMAC-SHA256 x", ContentType: "application/x-www-form-urlencoded", Body: body}, 400},
 	}
 	for _, tt := range raw {
-		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(tt.method, d.URL()+"/", strings.NewReader(`{"QueueUrl":"`+d.QueueURL()+`"}`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Header.Set("X-Amz-Target", tt.target)
-			req.Header.Set("Content-Type", tt.contentType)
-			if tt.auth != "" {
-				req.Header.Set("Authorization", tt.auth)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.status {
-				t.Errorf("expected status %d, got %d", tt.status, resp.StatusCode)
-			}
-		})
+		status, answer, err := tt.req.Do(http.DefaultClient, d.URL())
+		if err != nil || status != tt.status {
+			t.Errorf("%s: expected status %d, got %d %s (%v)", tt.name, tt.status, status, answer, err)
+		}
 	}
 	if d.Len() != 0 {
 		t.Errorf("expected nothing queued, got %d", d.Len())
-	}
-}
-
-func TestListenOnlyLoopback(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", "localhost:0", "[::1]:0", "nonsense"} {
-		if d, err := Listen(addr); err == nil {
-			d.Close()
-			t.Errorf("expected %s refused, got a double", addr)
-		}
 	}
 }
 

@@ -1,39 +1,35 @@
 // Package awsx holds what the AWS guests (the sns and eum senders, the sqs and
-// cloudwatch_logs report readers) share: loading the SDK's configuration without touching
-// the network, and telling what a failed call means for an SMS that may have been billed.
+// cloudwatch_logs report readers) share: where they connect (Connection: region, endpoint,
+// profile, in JSON and in the Caddyfile), loading the SDK's configuration without touching
+// the network, the pool of clients that a config reload reuses, and what a failed send
+// means for an SMS that may have been billed.
 package awsx
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"strconv"
-	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/smithy-go"
-
-	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
-// Config is an SDK configuration from the environment and shared files only: credentials
-// are fetched lazily at the first call. The SDK makes one attempt per call (callers own
-// their retries), and the HTTP client is the config's own, so CloseIdle can let it go.
-func Config(ctx context.Context, region, profile string) (aws.Config, error) {
+// LoadConfig is the SDK configuration for c, from the environment and shared files only:
+// credentials are fetched lazily at the first call. The SDK makes one attempt per call
+// (callers own their retries: AWS_MAX_ATTEMPTS does not apply), and the HTTP client is the
+// config's own, so CloseIdle can let it go.
+func (c Connection) LoadConfig(ctx context.Context) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		// "auto" defaults mode would ask the instance metadata service at load; legacy never does
 		config.WithDefaultsMode(aws.DefaultsModeLegacy),
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 	}
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
+	if c.Region != "" {
+		opts = append(opts, config.WithRegion(c.Region))
 	}
-	if profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(profile))
+	if c.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -42,6 +38,8 @@ func Config(ctx context.Context, region, profile string) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("region is required: set region or AWS_REGION")
 	}
+	// every client made from cfg: one attempt per call, whatever the environment says
+	cfg.RetryMaxAttempts = 1
 	// an HTTP client of its own (AWS_CA_BUNDLE applied), whose idle connections can be closed
 	if bc, ok := cfg.HTTPClient.(*awshttp.BuildableClient); ok {
 		cfg.HTTPClient = bc.Freeze()
@@ -54,92 +52,4 @@ func CloseIdle(cfg aws.Config) {
 	if h, ok := cfg.HTTPClient.(interface{ CloseIdleConnections() }); ok {
 		h.CloseIdleConnections()
 	}
-}
-
-// ErrAttemptTimeout is the cause a sender gives the context of one attempt cut off by its
-// own timeout (context.WithTimeoutCause).
-var ErrAttemptTimeout = errors.New("aws attempt timed out")
-
-// ThrottlingCodes are the error codes that mean "slow down": SNS's own "Throttled" (HTTP
-// 429), which the SDK's retryer does not list, and the AWS-wide ones.
-var ThrottlingCodes = map[string]bool{
-	"Throttled":                true,
-	"Throttling":               true,
-	"ThrottlingException":      true,
-	"ThrottledException":       true,
-	"TooManyRequestsException": true,
-	"RequestLimitExceeded":     true,
-}
-
-// SendError turns a failed send call into a *caddyotp.SendError that says whether another
-// attempt may help and whether the provider may have billed this one. callerCtx is the
-// caller's context, attemptCtx the one the attempt ran in (with ErrAttemptTimeout as its
-// timeout's cause).
-//
-// Maybe delivered: the attempt ended without an answer (the caller's deadline or
-// cancellation, the attempt's own timeout, a connection lost) unless the request provably
-// never left (see Unsent). An error answer from AWS, or an error before any request
-// (missing credentials, a bad endpoint), billed nothing. Throttling and 5xx are retryable,
-// other answers (a ValidationException, any 4xx) definite.
-func SendError(callerCtx, attemptCtx context.Context, err error) *caddyotp.SendError {
-	// The caller gave up: no time is left for another attempt, whatever the failure was.
-	if cerr := callerCtx.Err(); cerr != nil {
-		code := "Canceled"
-		if errors.Is(cerr, context.DeadlineExceeded) {
-			code = "DeadlineExceeded"
-		}
-		return &caddyotp.SendError{Code: code, MaybeDelivered: !Unsent(err), Err: err}
-	}
-	// The sender's own per-attempt timeout: like a lost connection, a fresh attempt may work.
-	if errors.Is(context.Cause(attemptCtx), ErrAttemptTimeout) {
-		return &caddyotp.SendError{Code: "Timeout", Retryable: true, MaybeDelivered: !Unsent(err), Err: err}
-	}
-
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.ErrorCode()
-		return &caddyotp.SendError{Code: code, Retryable: ThrottlingCodes[code] || HTTPStatus(err) >= 500, Err: err}
-	}
-	if status := HTTPStatus(err); status != 0 {
-		// an answer without a readable error document
-		return &caddyotp.SendError{Code: "HTTP" + strconv.Itoa(status), Retryable: status >= 500, Err: err}
-	}
-	if ConnectionError(err) {
-		return &caddyotp.SendError{Code: "ConnectionError", Retryable: true, MaybeDelivered: !Unsent(err), Err: err}
-	}
-	return &caddyotp.SendError{Code: "ClientError", Err: err}
-}
-
-// Unsent reports whether err proves that the provider billed nothing: an answer came back
-// (it carries an HTTP status), or the connection was never made (a failed dial, refused).
-func Unsent(err error) bool {
-	if HTTPStatus(err) != 0 {
-		return true
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
-		return true
-	}
-	return errors.Is(err, syscall.ECONNREFUSED)
-}
-
-// HTTPStatus is the HTTP status of the answer that err came from, or 0 when there was none.
-func HTTPStatus(err error) int {
-	var re interface{ HTTPStatusCode() int }
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
-
-// ConnectionError reports whether err is a failure to reach AWS or to read its answer:
-// refused, reset, or closed before a reply.
-func ConnectionError(err error) bool {
-	var ce interface{ ConnectionError() bool } // smithy's RequestSendError and friends
-	if errors.As(err, &ce) && ce.ConnectionError() {
-		return true
-	}
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE)
 }

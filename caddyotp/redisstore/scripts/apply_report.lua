@@ -1,8 +1,11 @@
--- apply_report.lua: gives the ledger entry of a message id its report, once.
+-- apply_report.lua: gives the ledger entry of a message id its report, once, and counts the
+-- report in the daily counts of the entry's day and country in the same step.
 -- KEYS[1] the ledger (stream), KEYS[2] its index (message id → stream id), KEYS[3] its
 -- reports (stream id → report)
 -- ARGV[1] the message id, ARGV[2] the report as JSON, ARGV[3] the ledger's TTL in ms (for
--- a ledger that has none)
+-- a ledger that has none), ARGV[4] the start of the template's daily counts' keys (with
+-- the ledger's tag), ARGV[5] the counter of the report's status (delivered or failed),
+-- ARGV[6] the billed price in micro-USD ('' for none), ARGV[7] the counts' TTL in ms
 -- Returns {0} unknown (no entry kept has the id), {1} duplicate (the entry has taken a
 -- report before; nothing changed), or {2, the entry as JSON} applied.
 
@@ -30,9 +33,26 @@ end
 redis.call('PEXPIRE', reports, ttl)
 
 local fields = found[1][2]
+local entry, date, country = '', nil, nil
 for i = 1, #fields, 2 do
   if fields[i] == 'e' then
-    return {2, fields[i + 1]}
+    entry = fields[i + 1]
+  elseif fields[i] == 'd' then
+    date = fields[i + 1]
+  elseif fields[i] == 'c' then
+    country = fields[i + 1]
   end
 end
-return {2, ''}
+
+-- An entry appended before the daily counts existed has no day: its send was not counted
+-- either, and neither is its report. The day's key is made here, from the entry, but
+-- starts with the ledger's tag: the script stays in the ledger's slot.
+if date and country then
+  local day = ARGV[4] .. date
+  redis.call('HINCRBY', day, country .. ':' .. ARGV[5], 1)
+  if ARGV[6] ~= '' then
+    redis.call('HINCRBY', day, country .. ':billed', ARGV[6])
+  end
+  redis.call('PEXPIRE', day, ARGV[7])
+end
+return {2, entry}
