@@ -79,6 +79,11 @@ func startDashboardSite(t *testing.T) *dashboardSite {
 		template signup {
 			key %s
 			resend 0s
+			guard {
+				min_sends 5
+				min_conversion 0.5
+				block 1h
+			}
 		}
 	}
 }
@@ -312,6 +317,10 @@ func TestBrowserDashboard(t *testing.T) {
 	// signup: one, used.
 	_, codeE := s.send(t, signupKey, "+447400123459")
 	expect(t, "verify E", s.api(t, signupKey, "POST", "verify-otp", map[string]string{"mobile": "+447400123459", "otp": codeE}), 200, "verified")
+	// signup: five US mobiles whose codes are never used: its pumping guard blocks the US
+	for i := range 5 {
+		s.send(t, signupKey, fmt.Sprintf("+1202555%04d", 150+i))
+	}
 
 	s.queue.Put(sqsdouble.SNSBody(eumEvent(idA, "DELIVERED", 0.04, 0.0023)))
 	s.queue.Put(sqsdouble.RawBody(eumEvent(idB, "DELIVERED", 0.045, 0)))
@@ -322,8 +331,15 @@ func TestBrowserDashboard(t *testing.T) {
 	loginStats, signupStats := s.stats(t, templateKey), s.stats(t, signupKey)
 	entries := append(s.log(t, templateKey), s.log(t, signupKey)...)
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.After(entries[j].Time) })
-	if today := loginStats.Days[len(loginStats.Days)-1]; today.Sent != 4 || today.Verified != 2 || len(entries) != 5 {
-		t.Fatalf("expected login today 4 sent and 2 verified, and 5 ledger entries; got %+v and %d", today, len(entries))
+	if today := loginStats.Days[len(loginStats.Days)-1]; today.Sent != 4 || today.Verified != 2 || len(entries) != 10 {
+		t.Fatalf("expected login today 4 sent and 2 verified, and 10 ledger entries; got %+v and %d", today, len(entries))
+	}
+	usBlocked := false
+	for _, c := range signupStats.Countries {
+		usBlocked = usBlocked || c.Country == "US" && c.Blocked
+	}
+	if !usBlocked {
+		t.Fatalf("expected signup's guard to block the US, got %+v", signupStats.Countries)
 	}
 
 	b := newBrowser(t)

@@ -58,6 +58,7 @@ type Dashboard struct {
 type reader interface {
 	Stats(ctx context.Context, template string, days int) (caddyotp.Stats, error)
 	RecentSMS(ctx context.Context, template string, n int) ([]caddyotp.LedgerEntry, error)
+	GuardBlocks(ctx context.Context, template string) (map[string]time.Duration, error)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -208,6 +209,14 @@ func (a appReader) RecentSMS(ctx context.Context, name string, n int) ([]caddyot
 		return nil, err
 	}
 	return a.app.RecentSMS(ctx, t, n)
+}
+
+func (a appReader) GuardBlocks(ctx context.Context, name string) (map[string]time.Duration, error) {
+	t, err := a.template(name)
+	if err != nil {
+		return nil, err
+	}
+	return a.app.GuardBlocks(ctx, t)
 }
 
 // Interface guards

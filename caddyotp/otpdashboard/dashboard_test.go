@@ -169,9 +169,9 @@ func TestDashboardReadsThisMonth(t *testing.T) {
 		days int
 		want []string
 	}{
-		{7, []string{"stats login 7", "stats login 20", "recent login 50"}},
-		{20, []string{"stats login 20", "recent login 50"}},
-		{30, []string{"stats login 30", "recent login 50"}},
+		{7, []string{"stats login 7", "stats login 20", "blocks login", "recent login 50"}},
+		{20, []string{"stats login 20", "blocks login", "recent login 50"}},
+		{30, []string{"stats login 30", "blocks login", "recent login 50"}},
 	} {
 		rd := &fakeReader{today: today}
 		v, err := newTestDashboard(rd, "login").load(context.Background(), tt.days, today)
@@ -218,5 +218,27 @@ func TestDashboardTemplates(t *testing.T) {
 		d := &Dashboard{Templates: tt.templates}
 		d.setup(app)
 		testcaddy.CheckErr(t, d.Validate(), tt.want)
+	}
+}
+
+// TestDashboardShowsGuardBlocks: the destinations the pumping guard blocks are listed per
+// template, countries first, with when each block ends; none, no list.
+func TestDashboardShowsGuardBlocks(t *testing.T) {
+	rd := &fakeReader{countries: 2, blocks: map[string]map[string]time.Duration{
+		"login": {"prefix:+4474001": 95 * time.Minute, "country:GB": 3 * time.Hour},
+	}}
+	d := newTestDashboard(rd, "login", "signup")
+	w := serve(t, d, "GET", "/", map[string]string{"http.auth.user.id": "ops"}, nil)
+	body := w.Body.String()
+	if w.Code != 200 {
+		t.Fatalf("expected 200, got %d", w.Code)
+	}
+	gb := strings.Index(body, "<th scope=\"row\">GB</th><td>in 3h</td>")
+	prefix := strings.Index(body, "<th scope=\"row\">&#43;4474001</th><td>in 1h 35m</td>")
+	if gb < 0 || prefix < gb {
+		t.Errorf("expected the GB block and then the prefix block, got the page:\n%s", body)
+	}
+	if n := strings.Count(body, "Blocked by the pumping guard"); n != 1 {
+		t.Errorf("expected one list of blocks (login's; signup has none), got %d", n)
 	}
 }

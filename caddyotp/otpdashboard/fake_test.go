@@ -21,6 +21,7 @@ type fakeReader struct {
 	countries int
 	today     time.Time
 	entries   map[string][]caddyotp.LedgerEntry
+	blocks    map[string]map[string]time.Duration // by template
 	err       error
 
 	mu    sync.Mutex
@@ -56,6 +57,13 @@ func (f *fakeReader) RecentSMS(_ context.Context, template string, n int) ([]cad
 	}
 	e := f.entries[template]
 	return e[:min(n, len(e))], nil
+}
+
+func (f *fakeReader) GuardBlocks(_ context.Context, template string) (map[string]time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, "blocks "+template)
+	return f.blocks[template], nil
 }
 
 func (f *fakeReader) calls() []string {

@@ -53,6 +53,45 @@ type templateView struct {
 	SpendChart template.HTML
 	Days       []caddyotp.DayStats // oldest first, the charts' range
 	Countries  []countryRow
+	Blocks     []blockRow // what the pumping guard blocks now, countries first
+}
+
+// blockRow is one destination the pumping guard blocks.
+type blockRow struct {
+	Scope       string // "country" or "prefix"
+	Destination string // GB, or a number prefix
+	Ends        string // how long the block still lasts, to the minute
+}
+
+// inTime says how long left is, to the minute: "in 1h 35m", "in 3h", "in 12m".
+func inTime(left time.Duration) string {
+	left = left.Round(time.Minute)
+	h, m := int(left/time.Hour), int(left%time.Hour/time.Minute)
+	switch {
+	case left < time.Minute:
+		return "in under a minute"
+	case h == 0:
+		return fmt.Sprintf("in %dm", m)
+	case m == 0:
+		return fmt.Sprintf("in %dh", h)
+	}
+	return fmt.Sprintf("in %dh %dm", h, m)
+}
+
+// blocksOf lists a template's guard blocks, countries first, each in order.
+func blocksOf(blocks map[string]time.Duration) []blockRow {
+	rows := make([]blockRow, 0, len(blocks))
+	for key, left := range blocks {
+		scope, dest, _ := strings.Cut(key, ":")
+		rows = append(rows, blockRow{Scope: scope, Destination: dest, Ends: inTime(left)})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].Scope != rows[j].Scope {
+			return rows[i].Scope == caddyotp.GuardScopeCountry
+		}
+		return rows[i].Destination < rows[j].Destination
+	})
+	return rows
 }
 
 // spendView is a template's counts and spend over some days.
@@ -96,7 +135,13 @@ func (d *Dashboard) load(ctx context.Context, days int, now time.Time) (pageView
 		if i == 0 {
 			v.Budget = budgetOf(st.Budget)
 		}
-		v.Templates = append(v.Templates, templateOf(name, "t"+strconv.Itoa(i), st, month))
+		blocks, err := d.reader.GuardBlocks(ctx, name)
+		if err != nil {
+			return pageView{}, err
+		}
+		tv := templateOf(name, "t"+strconv.Itoa(i), st, month)
+		tv.Blocks = blocksOf(blocks)
+		v.Templates = append(v.Templates, tv)
 	}
 	entries, err := recent(ctx, d.reader, d.Templates, pageRecent)
 	if err != nil {

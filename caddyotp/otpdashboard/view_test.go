@@ -103,3 +103,16 @@ func TestCapOf(t *testing.T) {
 		}
 	}
 }
+
+func TestInTime(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		20 * time.Second:                "in under a minute",
+		12*time.Minute + 10*time.Second: "in 12m",
+		3 * time.Hour:                   "in 3h",
+		95 * time.Minute:                "in 1h 35m",
+	} {
+		if got := inTime(d); got != want {
+			t.Errorf("inTime(%s) = %q, expected %q", d, got, want)
+		}
+	}
+}
