@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: go vet, go test -race ./..., then every fuzz target for a
 # bounded time (./fuzz.sh; FUZZTIME=0 skips it). Installs what the tests need and is
-# missing: redis-server (and redis-cli) and chromium, through apt-get, and axe-core (the
+# missing: redis-server (and redis-cli), chromium and npm, through apt-get, and axe-core (the
 # browser tests' accessibility checker), through npm into ~/.cache/caddyotp-axe.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,6 +10,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm) # for axe-core, below
 if [ ${#need[@]} -gt 0 ]; then
 	echo "installing: ${need[*]}"
 	SUDO=""
