@@ -223,6 +223,17 @@ const MaxStatsDays = 400
 // StatsDate names the UTC day of at as DailyCount.Date does.
 func StatsDate(at time.Time) string { return at.UTC().Format("2006-01-02") }
 
+// StatsDates names the UTC days from that of from to that of to, both included: the days
+// DailyCounts reads.
+func StatsDates(from, to time.Time) []string {
+	first, last := from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
+	var dates []string
+	for d := first; !d.After(last); d = d.Add(24 * time.Hour) {
+		dates = append(dates, StatsDate(d))
+	}
+	return dates
+}
+
 // CountsSend reports whether a ledger entry counts in Sent: its SMS left (sent or unknown).
 func CountsSend(e LedgerEntry) bool { return e.Status == statusSent || e.Status == statusUnknown }
 

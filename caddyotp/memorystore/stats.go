@@ -101,23 +101,13 @@ func (s *MemoryStore) DailyCounts(_ context.Context, template string, from, to t
 	st, now := s.enter()
 	defer st.mu.Unlock()
 	out := []caddyotp.DailyCount{}
-	for _, date := range statsDates(from, to) {
+	for _, date := range caddyotp.StatsDates(from, to) {
 		day, _ := st.counts.Get(countDayKey{template: template, date: date}, now)
 		for _, c := range day {
 			out = append(out, *c)
 		}
 	}
 	return out, nil
-}
-
-// statsDates names the UTC days from that of from to that of to, both included.
-func statsDates(from, to time.Time) []string {
-	first, last := from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
-	var dates []string
-	for d := first; !d.After(last); d = d.Add(24 * time.Hour) {
-		dates = append(dates, caddyotp.StatsDate(d))
-	}
-	return dates
 }
 
 // BudgetSpent implements Store: a period the store no longer holds has spent nothing.

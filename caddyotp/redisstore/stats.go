@@ -36,7 +36,7 @@ func (s *RedisStore) DailyCounts(ctx context.Context, template string, from, to 
 	if err := caddyotp.CheckStatsRange(from, to); err != nil {
 		return nil, err
 	}
-	dates := statsDates(from, to)
+	dates := caddyotp.StatsDates(from, to)
 	reads := make([]*redis.MapStringStringCmd, len(dates))
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, date := range dates {
@@ -95,16 +95,6 @@ func dayCounts(date string, fields map[string]string) ([]caddyotp.DailyCount, er
 		out = append(out, *c)
 	}
 	return out, nil
-}
-
-// statsDates names the UTC days from that of from to that of to, both included.
-func statsDates(from, to time.Time) []string {
-	first, last := from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
-	var dates []string
-	for d := first; !d.After(last); d = d.Add(24 * time.Hour) {
-		dates = append(dates, caddyotp.StatsDate(d))
-	}
-	return dates
 }
 
 // BudgetSpent implements Store: both periods in one MGET (they share the {budget} tag); a
