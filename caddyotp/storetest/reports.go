@@ -267,20 +267,7 @@ func testReportParallel(t *testing.T, s caddyotp.Store) {
 // after it took one (not a duplicate: the store forgets its id with it).
 func testReportTrimmed(t *testing.T, s caddyotp.Store) {
 	const extra = 150
-	const workers = 8
-	errs := parallel(workers, func(w int) error {
-		for i := w; i < caddyotp.LedgerKeep+extra; i += workers {
-			if err := s.AppendLedger(context.Background(), LedgerEntry("login", i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("AppendLedger: expected no error, got %v", err)
-		}
-	}
+	fillLedger(t, s, caddyotp.LedgerKeep+extra)
 	kept := RecentLedger(t, s, "login", 2*caddyotp.LedgerKeep)
 	listed := make(map[string]bool, len(kept))
 	for _, e := range kept {

@@ -824,20 +824,7 @@ func testLedgerOrder(t *testing.T, s caddyotp.Store) {
 
 func testLedgerCapped(t *testing.T, s caddyotp.Store) {
 	const extra = 150
-	const workers = 8
-	errs := parallel(workers, func(w int) error {
-		for i := w; i < caddyotp.LedgerKeep+extra; i += workers {
-			if err := s.AppendLedger(context.Background(), LedgerEntry("login", i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("AppendLedger: expected no error, got %v", err)
-		}
-	}
+	fillLedger(t, s, caddyotp.LedgerKeep+extra)
 	for i := range 3 {
 		AppendLedger(t, s, LedgerEntry("login", 100000+i))
 	}
@@ -1113,5 +1100,24 @@ func (f *Feed) ExpectQuiet(t *testing.T, d time.Duration) {
 	case e := <-f.events:
 		t.Fatalf("expected nothing from the watcher, got %s", e)
 	case <-time.After(d):
+	}
+}
+
+// fillLedger appends entries 0..n-1 of the template login, from 8 goroutines at once.
+func fillLedger(t *testing.T, s caddyotp.Store, n int) {
+	t.Helper()
+	const workers = 8
+	errs := parallel(workers, func(w int) error {
+		for i := w; i < n; i += workers {
+			if err := s.AppendLedger(context.Background(), LedgerEntry("login", i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("AppendLedger: expected no error, got %v", err)
+		}
 	}
 }
