@@ -40,7 +40,7 @@ type App struct {
 
 	// Earlier secrets that still verify gate sessions, so that a new secret can be rolled
 	// out without signing everyone out. Remove them once the longest session has ended
-	// (12h at most). Codes in flight are only good under the current secret.
+	// (24h at most). Codes in flight are only good under the current secret.
 	// Default: none
 	PreviousSecrets []string `json:"previous_secrets,omitempty"`
 
@@ -205,6 +205,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	for name, t := range a.templates {
 		t.provision(name, repl)
+		t.warnTestNumbers(a.logger)
 		if t.Key != "" {
 			a.keyed = append(a.keyed, t)
 		}

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -43,7 +45,7 @@ func init() {
 //		}
 //		template <name> {
 //			key <key>
-//			message <text>
+//			message [<lang>] <text>          (repeatable with a lang: one text per language)
 //			length <digits>
 //			ttl <duration>
 //			attempts <n>
@@ -55,6 +57,7 @@ func init() {
 //			limit mobile|ip|prefix|template <count> <window>
 //			web_otp <domain>
 //			lock_group <name>
+//			test_number <e164> <code>         (repeatable)
 //			guard {
 //				window <duration>
 //				min_sends <n>
@@ -236,7 +239,7 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		w := d.Val()
-		if w != "limit" {
+		if w != "limit" && w != "message" && w != "test_number" {
 			if seen[w] {
 				return d.Errf("'%s' is given more than once", w)
 			}
@@ -247,7 +250,9 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 		case "key":
 			err = caddyfilex.OneArg(d, &t.Key)
 		case "message":
-			err = caddyfilex.OneArg(d, &t.Message)
+			err = parseMessage(d, t, seen)
+		case "test_number":
+			err = parseTestNumber(d, t)
 		case "length":
 			err = caddyfilex.IntArg(d, &t.Length)
 		case "ttl":
@@ -306,5 +311,59 @@ func parseTemplate(d *caddyfile.Dispenser, t *Template) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// parseMessage reads `message <text>` (the plain message, once) or `message <lang> <text>`
+// (one per language, stored under the tag's canonical form).
+func parseMessage(d *caddyfile.Dispenser, t *Template, seen map[string]bool) error {
+	args := d.RemainingArgs()
+	switch len(args) {
+	case 1:
+		if seen["message"] {
+			return d.Err("'message' is given more than once")
+		}
+		seen["message"] = true
+		t.Message = args[0]
+	case 2:
+		tag, err := messageLanguage(args[0])
+		if err != nil {
+			return d.Errf("message %q %v", args[0], err)
+		}
+		lang := tag.String()
+		if t.Messages == nil {
+			t.Messages = map[string]string{}
+		}
+		if _, dup := t.Messages[lang]; dup {
+			return d.Errf("message %s is given more than once", lang)
+		}
+		t.Messages[lang] = args[1]
+	default:
+		return d.Err(`message takes a text, or a language and a text, as in 'message fr "{code} est votre code"'`)
+	}
+	return nil
+}
+
+// parseTestNumber reads `test_number <e164> <code>`. The code's length is checked at
+// provision, where the template's length is known and placeholders are resolved.
+func parseTestNumber(d *caddyfile.Dispenser, t *Template) error {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return d.Err("test_number takes a mobile and a code, as in 'test_number +447400000001 123456'")
+	}
+	mobile, code := args[0], args[1]
+	if _, err := phone.Parse(mobile); err != nil {
+		return d.Errf("test_number %s: %v", mobile, err)
+	}
+	if !strings.Contains(code, "{") && !otpcode.Valid(code) {
+		return d.Errf("test_number %s: the code must be ASCII digits", mobile)
+	}
+	if t.TestNumbers == nil {
+		t.TestNumbers = map[string]string{}
+	}
+	if _, dup := t.TestNumbers[mobile]; dup {
+		return d.Errf("test_number %s is given more than once", mobile)
+	}
+	t.TestNumbers[mobile] = code
 	return nil
 }

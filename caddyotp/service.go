@@ -29,6 +29,10 @@ type SendRequest struct {
 	OriginationNumber string // overrides the template's when set
 	ClientIP          string // Caddy's {client_ip}
 
+	// Locale picks the SMS text: the template's Messages entry that best matches this
+	// BCP 47 tag (the gate's page language, the API's `locale`), else its Message.
+	Locale string
+
 	// Decoy runs every store step of a send for a mobile that may not sign in (the gate's
 	// refused mobiles): the country, the lock, the resend interval and the limits are
 	// checked and taken, and the hash of a code nobody is told is stored, so that attempts
@@ -48,7 +52,8 @@ type SendResult struct {
 // Send checks the request, the lock, the resend interval, the limits and the budget, in
 // that order and all before the provider is called; then stores the code's hash and sends
 // it. A failed send leaves no live code and gives back its budget reservation. A Decoy send
-// stops once the code's hash is stored.
+// stops once the code's hash is stored. A send to one of the template's test numbers
+// stores the hash of its fixed code and ledgers it, without the budget or the provider.
 func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 	t := req.Template
 	num, err := phone.Parse(req.Mobile)
@@ -101,16 +106,22 @@ func (a *App) Send(ctx context.Context, req SendRequest) (SendResult, error) {
 		return SendResult{}, refusal
 	}
 
-	code, err := otpcode.Generate(t.Length)
-	if err != nil {
-		release()
-		return SendResult{}, &Error{Code: CodeInternal, Message: "could not make a code", Err: err}
+	code, isTest := t.testCodes[num.E164]
+	if !isTest {
+		code, err = otpcode.Generate(t.Length)
+		if err != nil {
+			release()
+			return SendResult{}, &Error{Code: CodeInternal, Message: "could not make a code", Err: err}
+		}
 	}
-	sms.Text = t.render(code)
+	sms.Text = t.render(t.messageFor(req.Locale), code)
 	parts, _ := smsparts.Count(sms.Text)
 	price := float64(parts) * a.priceUSD(num.Country)
 	if req.Decoy {
 		return a.storeDecoy(ctx, t, key, num, toMicroUSD(price), release)
+	}
+	if isTest {
+		return a.storeTest(ctx, t, key, num, code, parts, release)
 	}
 
 	hash := otpcode.Hash(a.secret, t.name, num.E164, code)
@@ -168,6 +179,27 @@ func (a *App) storeDecoy(ctx context.Context, t *Template, key CodeKey, num phon
 	a.logger.Info("decoy code stored", zap.String("template", t.name), zap.String("mobile", num.Mask()),
 		zap.String("country", num.Country))
 	return SendResult{Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
+}
+
+// storeTest ends a send to a test number: it stores the hash of the number's fixed code, as
+// PutCode does for a real one, and ledgers the send as "test" at 0 USD from provider
+// "test". No SMS, no budget, and no count (the daily counts take only SMS that left, and
+// the guard's counts are about real destinations).
+func (a *App) storeTest(ctx context.Context, t *Template, key CodeKey, num phone.Number, code string, parts int, release func()) (SendResult, error) {
+	hash := otpcode.Hash(a.secret, t.name, num.E164, code)
+	if err := a.store.PutCode(ctx, key, hash, t.Attempts, time.Duration(t.TTL)); err != nil {
+		release()
+		return SendResult{}, StoreError(err)
+	}
+	id := "test-" + newNonce()
+	entry := LedgerEntry{Time: time.Now().UTC(), Template: t.name, Provider: providerTest, MessageID: id, Mobile: num.Mask(),
+		Country: num.Country, Parts: parts, PriceUSD: 0, Status: statusTest}
+	if err := a.store.AppendLedger(context.WithoutCancel(ctx), entry); err != nil {
+		a.logger.Error("recording the sms in the ledger", zap.String("message_id", id), zap.Error(err))
+	}
+	a.logger.Info("otp sent to a test number: no sms", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+		zap.String("country", num.Country), zap.String("message_id", id))
+	return SendResult{MessageID: id, Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
 }
 
 // deliver makes at most maxSendAttempts provider calls inside the send timeout. Every
@@ -334,6 +366,10 @@ func (a *App) Verify(ctx context.Context, req VerifyRequest) (string, error) {
 	}
 	switch res.Outcome {
 	case OutcomeVerified:
+		if _, isTest := t.testCodes[num.E164]; isTest {
+			// a test number's send was not counted, so neither is its code
+			return num.E164, nil
+		}
 		// the daily counts: the code's own step is in the mobile's slot, the counts in the
 		// template's, so this is a second step; a failure costs one count, logged
 		if err := a.store.CountVerified(context.WithoutCancel(ctx), t.name, StatsCountry(num.Country), time.Now()); err != nil {
@@ -374,7 +410,11 @@ const (
 	statusSent    = "sent"    // the provider accepted it
 	statusFailed  = "failed"  // the provider refused it, or it never left: nothing billed
 	statusUnknown = "unknown" // it left and no answer came back: it may have been billed
+	statusTest    = "test"    // a send to a test number: no SMS, 0 USD (ledger only)
 )
+
+// providerTest is the ledger's provider of a send to a test number.
+const providerTest = "test"
 
 func providerCode(err error) string {
 	var se *SendError

@@ -3,6 +3,7 @@ package caddyotp
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,9 +19,9 @@ import (
 // Session limits (NIST SP 800-63B AAL2) and the challenge's lifetime.
 const (
 	DefaultSessionLife = 8 * time.Hour
-	MaxSessionLife     = 12 * time.Hour
+	MaxSessionLife     = 24 * time.Hour // NIST SP 800-63B-4, AAL2
 	DefaultIdle        = 30 * time.Minute
-	MaxIdle            = 30 * time.Minute
+	MaxIdle            = time.Hour
 	ChallengeLife      = 15 * time.Minute
 	// SeenRefresh is how stale a token's last-seen time may get before the gate sends a
 	// fresh cookie; the idle limit is therefore enforced to within this much.
@@ -38,10 +39,13 @@ type (
 type sessionManager struct {
 	keys    *session.Keyring
 	mu      sync.RWMutex
-	revoked map[[16]byte]int64 // session id → unix seconds until which it is revoked
-	healthy atomic.Bool        // the revocation feed is complete
-	cancel  context.CancelFunc
-	done    chan struct{}
+	revoked map[[16]byte]int64 // session id or mobile key → unix seconds until which it is revoked
+	// mobileKeys counts the mobile keys among revoked (never decremented); while it is 0 a
+	// session check skips hashing its realm and mobile.
+	mobileKeys atomic.Int64
+	healthy    atomic.Bool // the revocation feed is complete
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 var errSessionInvalid = errors.New("no valid session")
@@ -87,6 +91,9 @@ func (sm *sessionManager) revoke(id string, until time.Time) {
 	sm.mu.Lock()
 	defer sm.mu.Unlock()
 	sm.revoked[sid] = until.Unix()
+	if isMobileKey(sid) {
+		sm.mobileKeys.Add(1)
+	}
 	if len(sm.revoked)%256 == 0 {
 		for k, v := range sm.revoked {
 			if v < now {
@@ -96,20 +103,46 @@ func (sm *sessionManager) revoke(id string, until time.Time) {
 	}
 }
 
-func (sm *sessionManager) isRevoked(id [16]byte) bool {
+// isRevoked reports whether c was revoked by its id, or by a sign-out everywhere of its
+// realm and mobile made after it was issued.
+func (sm *sessionManager) isRevoked(c *sessionClaims) bool {
 	sm.mu.RLock()
-	_, ok := sm.revoked[id]
-	sm.mu.RUnlock()
-	return ok
+	defer sm.mu.RUnlock()
+	if _, ok := sm.revoked[c.ID]; ok {
+		return true
+	}
+	if sm.mobileKeys.Load() == 0 {
+		return false
+	}
+	until, ok := sm.revoked[mobileKey(c.Realm, c.Mobile)]
+	return ok && c.Issued <= until-int64(MaxSessionLife/time.Second)
 }
 
-// mintSession makes a new session with a fresh random id.
-func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time, life time.Duration) (string, sessionClaims, error) {
-	c := sessionClaims{Issued: now.Unix(), Seen: now.Unix(), Expires: now.Add(life).Unix(), Realm: realm, User: user, Mobile: mobile}
+// mintSession makes a new session with a fresh random id; verified is when its code was
+// verified (unix seconds), 0 for a session a remembered device renews.
+func (sm *sessionManager) mintSession(realm, user, mobile string, now time.Time, life time.Duration, verified int64) (string, sessionClaims, error) {
+	c := sessionClaims{Issued: now.Unix(), Seen: now.Unix(), Expires: now.Add(life).Unix(), Realm: realm, User: user,
+		Mobile: mobile, Verified: verified}
 	rand.Read(c.ID[:])
+	c.ID[0] &^= 0x80 // session ids have the top bit clear, mobile keys set
 	tok, err := sm.sealSession(c)
 	return tok, c, err
 }
+
+// A sign-out everywhere is a revocation, on the same feed as a session's, of the mobile key
+// of a realm and mobile, lasting MaxSessionLife: every session of them issued up to
+// MaxSessionLife before its end (that is, up to when it was made) is refused. A mobile
+// key has its top bit set; session ids have it clear, so a check hashes its realm and
+// mobile only when some mobile key is known.
+func mobileKey(realm, mobile string) [16]byte {
+	sum := sha256.Sum256([]byte("caddyotp everywhere\x00" + realm + "\x00" + mobile))
+	var k [16]byte
+	copy(k[:], sum[:16])
+	k[0] |= 0x80
+	return k
+}
+
+func isMobileKey(id [16]byte) bool { return id[0]&0x80 != 0 }
 
 // sealSession seals c. It fails only for a field over 255 bytes, which the gate's settings
 // rule out (template names, E.164 mobiles, `mobiles` user names are all checked at
@@ -135,7 +168,7 @@ func (sm *sessionManager) checkSession(token, realm string, now, idle, life int6
 	if now >= c.Expires || c.Issued <= now-life || c.Seen < now-idle || c.Seen > now+60 || c.Issued > c.Seen {
 		return sessionClaims{}, errSessionInvalid
 	}
-	if sm.isRevoked(c.ID) {
+	if sm.isRevoked(&c) {
 		return sessionClaims{}, errSessionInvalid
 	}
 	return c, nil
@@ -173,9 +206,16 @@ func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (cha
 func (a *App) SessionsHealthy() bool { return a.sessions.healthy.Load() }
 
 // MintSession makes a new session for realm (a template's name), user ("" without a first
-// factor) and mobile, good for life from now, and returns its token.
+// factor) and mobile, good for life from now, and returns its token. A code was verified
+// for it now.
 func (a *App) MintSession(realm, user, mobile string, now time.Time, life time.Duration) (string, session.Session, error) {
-	return a.sessions.mintSession(realm, user, mobile, now, life)
+	return a.sessions.mintSession(realm, user, mobile, now, life, now.Unix())
+}
+
+// RenewSession makes a new session from a remembered device d, good for life from now. No
+// code was verified for it: no step-up (max_age) accepts it.
+func (a *App) RenewSession(d session.Device, now time.Time, life time.Duration) (string, session.Session, error) {
+	return a.sessions.mintSession(d.Realm, d.User, d.Mobile, now, life, 0)
 }
 
 // SealSession returns the token of s, such as s with a fresher Seen time. It fails only

@@ -13,7 +13,7 @@ import (
 func TestSessionRoundTrip(t *testing.T) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	tok, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour, now.Unix())
 	got, err := sm.checkSession(tok, "login", now.Unix(), 1800, 12*3600)
 	if err != nil {
 		t.Fatalf("expected a valid session, got %v", err)
@@ -38,7 +38,7 @@ func TestSessionKeyRotation(t *testing.T) {
 	old := []byte(strings.Repeat("o", 32))
 	cur := []byte(strings.Repeat("n", 32))
 	now := time.Now()
-	tok, _, _ := newSessionManager([][]byte{old}).mintSession("login", "", "+447400123456", now, time.Hour)
+	tok, _, _ := newSessionManager([][]byte{old}).mintSession("login", "", "+447400123456", now, time.Hour, now.Unix())
 	if _, err := newSessionManager([][]byte{cur}).checkSession(tok, "login", now.Unix(), 1800, 12*3600); err == nil {
 		t.Error("expected a token of an unknown key to be refused")
 	}
@@ -50,7 +50,7 @@ func TestSessionKeyRotation(t *testing.T) {
 func TestSessionRevocation(t *testing.T) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+	tok, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour, now.Unix())
 	sm.revoke(c.IDHex(), now.Add(time.Hour))
 	if _, err := sm.checkSession(tok, "login", now.Unix(), 1800, 12*3600); err == nil {
 		t.Error("expected a revoked session to be refused")
@@ -62,9 +62,9 @@ func TestSessionRevocation(t *testing.T) {
 func BenchmarkSessionCheck(b *testing.B) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Now()
-	tok, _, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+	tok, _, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour, now.Unix())
 	for i := 0; i < 1000; i++ { // a realistic revocation set
-		_, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour)
+		_, c, _ := sm.mintSession("login", "", "+447400123456", now, time.Hour, now.Unix())
 		sm.revoke(c.IDHex(), now.Add(time.Hour))
 	}
 	b.ReportAllocs()
@@ -83,7 +83,7 @@ func BenchmarkSessionCheck(b *testing.B) {
 func FuzzSessionTokens(f *testing.F) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Unix(1700000000, 0)
-	tok, _, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	tok, _, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour, now.Unix())
 	f.Add(tok, "login", now.Unix(), int64(1800))
 	f.Add(resealChallenge(sm, sm.newChallenge("login", now)), "login", now.Unix(), int64(60))
 	f.Add(tok, "other", now.Unix()+7200, int64(0))
@@ -112,7 +112,7 @@ func FuzzSessionTokens(f *testing.F) {
 func FuzzSessionClaims(f *testing.F) {
 	sm := newSessionManager([][]byte{[]byte(strings.Repeat("s", 32))})
 	now := time.Unix(1700000000, 0)
-	_, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour)
+	_, c, _ := sm.mintSession("login", "alice", "+447400123456", now, time.Hour, now.Unix())
 	var w session.Writer
 	w.Fixed(c.ID[:])
 	w.Uint64(uint64(c.Issued))
@@ -135,7 +135,7 @@ func FuzzSessionClaims(f *testing.F) {
 	far.String("")
 	far.String("+447400123456")
 	f.Add(far.Bytes(), int64(0), int64(1800))
-	revoked, rc, _ := sm.mintSession("login", "", "+447400123457", now, time.Hour)
+	revoked, rc, _ := sm.mintSession("login", "", "+447400123457", now, time.Hour, now.Unix())
 	sm.revoke(rc.IDHex(), now.Add(time.Hour))
 	f.Fuzz(func(t *testing.T, body []byte, at, idle int64) {
 		if len(body) > 700 {

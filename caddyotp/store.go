@@ -108,12 +108,15 @@ type Store interface {
 	SetCursor(ctx context.Context, name, value string) error
 
 	// RevokeSession revokes the gate session id (32 hex digits) on every instance that
-	// shares the store, until `until` (the session's absolute expiry, at most 12h away;
+	// shares the store, until `until` (the session's absolute expiry, at most 24h away;
 	// after that the token is dead anyway). Watchers learn of it within a second.
 	RevokeSession(ctx context.Context, id string, until time.Time) error
 
 	// The pumping guard's counts and blocks.
 	GuardStore
+
+	// The gate's remembered devices.
+	DeviceStore
 
 	// WatchRevocations feeds fn with revocations until ctx ends, and returns only then.
 	// It first delivers every revocation still in force, then calls health(true), then
@@ -240,7 +243,8 @@ type LedgerEntry struct {
 	Parts     int       `json:"parts"`
 	PriceUSD  float64   `json:"price_usd"` // the estimate, from the prices
 	// "sent" (accepted, no report yet), "delivered" or "failed" (from a report), "failed"
-	// (refused or never left: nothing billed) or "unknown" (no answer: may be billed)
+	// (refused or never left: nothing billed), "unknown" (no answer: may be billed) or
+	// "test" (a template's test number: no SMS, 0 USD, not counted in the daily counts)
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
 
@@ -264,3 +268,37 @@ type DailyCount struct {
 
 // ErrStoreUnavailable wraps every error a store returns that means it could not answer.
 var ErrStoreUnavailable = errors.New("store unavailable")
+
+// Device is a remembered device: a browser that, until Expires, may renew a lapsed gate
+// session of Realm (a template's name) and Mobile without an SMS, while it is on record.
+type Device struct {
+	ID      string    // 32 hex digits, also in the device cookie
+	Realm   string    // the template's name
+	Mobile  string    // E.164
+	User    string    // the first factor's user, in identity-bound mode; else ""
+	Created time.Time // when the code that remembered it was verified
+	Expires time.Time // at most MaxRemember after Created
+}
+
+// DeviceStore keeps the gate's remembered devices, per realm and mobile. A device that is
+// not on record (forgotten, or past Expires) renews nothing, on every instance at once.
+type DeviceStore interface {
+	// PutDevice records d (which passed CheckDevice). A realm and mobile keep at most
+	// MaxDevices live devices: recording one more drops the one that expires first.
+	// Expired records are never returned and are dropped by the store in time.
+	PutDevice(ctx context.Context, d Device) error
+
+	// Device returns the device id of realm and mobile, and whether it is on record and
+	// live at now.
+	Device(ctx context.Context, realm, mobile, id string, now time.Time) (Device, bool, error)
+
+	// Devices lists the live devices of realm and mobile at now, newest Created first.
+	Devices(ctx context.Context, realm, mobile string, now time.Time) ([]Device, error)
+
+	// ForgetDevice removes the device id of realm and mobile; removing one that is not on
+	// record is not an error.
+	ForgetDevice(ctx context.Context, realm, mobile, id string) error
+
+	// ForgetDevices removes every device of realm and mobile and returns how many were live.
+	ForgetDevices(ctx context.Context, realm, mobile string, now time.Time) (int, error)
+}

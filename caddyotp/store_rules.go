@@ -40,8 +40,8 @@ func CheckCodeArgs(hash []byte, attempts int, ttl time.Duration) error {
 }
 
 // MaxRevocation bounds how far ahead a revocation may end: a gate session lives at most
-// 12h, and an hour more allows for instances whose clocks disagree.
-const MaxRevocation = 13 * time.Hour
+// MaxSessionLife, and an hour more allows for instances whose clocks disagree.
+const MaxRevocation = MaxSessionLife + time.Hour
 
 // CheckRevocation checks RevokeSession's arguments. The id is not echoed: it names a live
 // session.
@@ -270,4 +270,31 @@ func StatsCountry(country string) string {
 		return "ZZ"
 	}
 	return country
+}
+
+// MaxRemember is the longest a gate remembers a device; MaxDevices is how many live devices
+// a realm and mobile keep.
+const (
+	MaxRemember = 30 * 24 * time.Hour
+	MaxDevices  = 20
+)
+
+// CheckDevice checks PutDevice's argument: an id like a session's, a realm, a mobile and a
+// lifetime of at most MaxRemember that has not ended at now. The id is not echoed.
+func CheckDevice(d Device, now time.Time) error {
+	switch {
+	case !IsSessionID(d.ID):
+		return fmt.Errorf("%w: device id is not 32 lower-case hex digits", ErrInvalidArgument)
+	case d.Realm == "" || len(d.Realm) > 255:
+		return fmt.Errorf("%w: device realm is empty or longer than 255 bytes", ErrInvalidArgument)
+	case d.Mobile == "" || len(d.Mobile) > 16:
+		return fmt.Errorf("%w: device mobile is empty or longer than 16 bytes", ErrInvalidArgument)
+	case len(d.User) > 255:
+		return fmt.Errorf("%w: device user is longer than 255 bytes", ErrInvalidArgument)
+	case !d.Expires.After(now):
+		return fmt.Errorf("%w: device expires at %s, not in the future", ErrInvalidArgument, d.Expires.UTC().Format(time.RFC3339))
+	case d.Expires.Sub(d.Created) > MaxRemember:
+		return fmt.Errorf("%w: device lives %s, more than %s", ErrInvalidArgument, d.Expires.Sub(d.Created), MaxRemember)
+	}
+	return nil
 }

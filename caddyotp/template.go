@@ -1,6 +1,7 @@
 package caddyotp
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/nyaruka/phonenumbers"
+	"go.uber.org/zap"
+	"golang.org/x/text/language"
 
 	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
@@ -44,6 +47,24 @@ type Template struct {
 	// whole minutes (at least 1). It must contain {code}. At most 480 characters.
 	// Default: `Your verification code is {code}. It expires in {minutes} minutes.`
 	Message string `json:"message,omitempty"`
+
+	// The SMS text per language, keyed by a BCP 47 tag ("fr", "pt-BR"; at most 35 bytes,
+	// naming a language), with the same rules as Message. The gate picks the one that best
+	// matches its page's language, the API the one that best matches the request's `locale`
+	// ("pt-BR" takes "pt", "fr-CA" takes "fr"); a locale that matches none, or none given,
+	// gets Message. Two keys of the same language ("pt-br", "pt-BR") are an error.
+	// Default: none
+	Messages map[string]string `json:"messages,omitempty"`
+
+	// Test numbers: mobile (E.164, a number that can receive SMS) → the code it always
+	// accepts, exactly `length` digits ({env.*} placeholders resolved at start). A send to a
+	// test number sends no SMS and costs nothing, but goes through the country list, the
+	// guard, the lock, the resend interval and the limits like any other, and is ledgered
+	// with status `test`, provider `test` and 0 USD; it is not counted in the daily counts
+	// or the guard. Anyone who knows the code can verify the number, so the gate's `allow`
+	// should not let a test number in where it matters. Each is logged as a warning at
+	// start. Default: none
+	TestNumbers map[string]string `json:"test_numbers,omitempty"`
 
 	// How many digits a code has, 6 to 10. Default: 6
 	Length int `json:"length,omitempty"`
@@ -97,10 +118,14 @@ type Template struct {
 	// the message, so browsers can fill the code in. Default: none
 	WebOTP string `json:"web_otp,omitempty"`
 
-	name      string
-	lockGroup string
-	countries map[string]bool
-	limits    map[string]Limit
+	name         string
+	lockGroup    string
+	countries    map[string]bool
+	limits       map[string]Limit
+	messageTags  []language.Tag    // the languages of Messages, in key order
+	messageTexts []string          // their texts, placeholders resolved
+	matcher      language.Matcher  // over messageTags; nil without Messages
+	testCodes    map[string]string // test number (E.164) → its code, placeholders resolved
 }
 
 // Name is the template's name in the app: the key of its entry in Templates.
@@ -131,6 +156,11 @@ func (t *Template) provision(name string, repl *caddy.Replacer) {
 	t.Message = repl.ReplaceKnown(t.Message, "")
 	if t.Message == "" {
 		t.Message = defaultMessage
+	}
+	t.provisionMessages(repl)
+	t.testCodes = make(map[string]string, len(t.TestNumbers))
+	for mobile, code := range t.TestNumbers {
+		t.testCodes[mobile] = repl.ReplaceKnown(code, "")
 	}
 	if t.Length == 0 {
 		t.Length = defaultLength
@@ -172,11 +202,11 @@ func (t *Template) validate() error {
 			return err
 		}
 	}
-	if !strings.Contains(t.Message, "{code}") {
-		return fmt.Errorf("message must contain {code}")
+	if err := checkMessage(t.Message); err != nil {
+		return fmt.Errorf("message %w", err)
 	}
-	if n := len([]rune(t.Message)); n > maxMessageLen {
-		return fmt.Errorf("message is %d characters; at most %d", n, maxMessageLen)
+	if err := t.validateMessages(); err != nil {
+		return err
 	}
 	if t.Length < otpcode.MinLength || t.Length > otpcode.MaxLength {
 		return fmt.Errorf("length %d is outside %d..%d", t.Length, otpcode.MinLength, otpcode.MaxLength)
@@ -236,16 +266,155 @@ func (t *Template) validate() error {
 	if t.WebOTP != "" && !webOTPPattern.MatchString(t.WebOTP) {
 		return fmt.Errorf("web_otp %q is not a lower-case domain name", t.WebOTP)
 	}
+	return t.validateTestNumbers()
+}
+
+// checkMessage checks one SMS text (Message, or one of Messages) after its placeholders
+// are resolved; the error is worded to follow the setting's name.
+func checkMessage(text string) error {
+	if !strings.Contains(text, "{code}") {
+		return fmt.Errorf("must contain {code}")
+	}
+	if n := len([]rune(text)); n > maxMessageLen {
+		return fmt.Errorf("is %d characters; at most %d", n, maxMessageLen)
+	}
 	return nil
 }
 
-// render returns the SMS text for code.
-func (t *Template) render(code string) string {
+// MaxLocaleLen is the longest language tag taken, in bytes: RFC 5646 (section 4.4.1) asks
+// every implementation to handle tags of up to 35 characters.
+const MaxLocaleLen = 35
+
+// CheckLocale checks a locale as the API takes it: a well-formed BCP 47 language tag of
+// known subtags ("fr", "pt-BR"), at most MaxLocaleLen bytes. The error reads after the
+// setting's name ("locale is empty").
+func CheckLocale(s string) error {
+	_, err := parseLocale(s)
+	return err
+}
+
+func parseLocale(s string) (language.Tag, error) {
+	if s == "" {
+		return language.Und, errors.New("is empty")
+	}
+	if len(s) > MaxLocaleLen {
+		return language.Und, fmt.Errorf("is %d bytes; at most %d", len(s), MaxLocaleLen)
+	}
+	tag, err := language.Parse(s)
+	if err != nil {
+		return language.Und, fmt.Errorf("is not a BCP 47 language tag (%v)", err)
+	}
+	return tag, nil
+}
+
+// messageLanguage parses a key of Messages: a locale that names a language (not "und",
+// not a private-use tag such as "x-acme").
+func messageLanguage(key string) (language.Tag, error) {
+	tag, err := parseLocale(key)
+	if err != nil {
+		return tag, err
+	}
+	if _, conf := tag.Base(); tag == language.Und || conf == language.No {
+		return tag, errors.New("names no language (it is und or private use)")
+	}
+	return tag, nil
+}
+
+// provisionMessages resolves the placeholders of Messages and builds the matcher over their
+// languages. A key that does not parse is left out here; validate names it.
+func (t *Template) provisionMessages(repl *caddy.Replacer) {
+	t.messageTags, t.messageTexts, t.matcher = nil, nil, nil
+	for _, key := range sortedKeys(t.Messages) {
+		text := repl.ReplaceKnown(t.Messages[key], "")
+		t.Messages[key] = text
+		tag, err := messageLanguage(key)
+		if err != nil {
+			continue
+		}
+		t.messageTags = append(t.messageTags, tag)
+		t.messageTexts = append(t.messageTexts, text)
+	}
+	if len(t.messageTags) > 0 {
+		t.matcher = language.NewMatcher(t.messageTags)
+	}
+}
+
+// validateMessages checks every entry of Messages: its key a language, named once, and its
+// text as Message's.
+func (t *Template) validateMessages() error {
+	seen := make(map[string]string, len(t.Messages))
+	for _, key := range sortedKeys(t.Messages) {
+		tag, err := messageLanguage(key)
+		if err != nil {
+			return fmt.Errorf("message %q %w", key, err)
+		}
+		if other, dup := seen[tag.String()]; dup {
+			return fmt.Errorf("message %s: the same language (%s) as message %s", key, tag, other)
+		}
+		seen[tag.String()] = key
+		if err := checkMessage(t.Messages[key]); err != nil {
+			return fmt.Errorf("message %s: the text %w", key, err)
+		}
+	}
+	return nil
+}
+
+// messageFor is the SMS text for locale: the entry of Messages whose language best matches
+// it, or Message when none is given, it does not parse or nothing matches.
+func (t *Template) messageFor(locale string) string {
+	if t.matcher == nil || locale == "" {
+		return t.Message
+	}
+	tag, err := parseLocale(locale)
+	if err != nil {
+		return t.Message
+	}
+	_, i, conf := t.matcher.Match(tag)
+	if conf == language.No {
+		return t.Message
+	}
+	return t.messageTexts[i]
+}
+
+// validateTestNumbers checks every test number: a mobile in E.164 and a code of exactly
+// `length` ASCII digits. The code is not echoed.
+func (t *Template) validateTestNumbers() error {
+	for _, mobile := range sortedKeys(t.testCodes) {
+		if _, err := phone.Parse(mobile); err != nil {
+			return fmt.Errorf("test_number %q: %w", mobile, err)
+		}
+		if code := t.testCodes[mobile]; len(code) != t.Length || !otpcode.Valid(code) {
+			return fmt.Errorf("test_number %s: the code must be %d ASCII digits (the template's length)", mobile, t.Length)
+		}
+	}
+	return nil
+}
+
+// warnTestNumbers logs each test number (masked) as a warning: it sends no SMS and accepts
+// a code written in the config.
+func (t *Template) warnTestNumbers(logger *zap.Logger) {
+	for _, mobile := range sortedKeys(t.testCodes) {
+		logger.Warn("test number: sends no SMS and always accepts its configured code",
+			zap.String("template", t.name), zap.String("mobile", phone.MaskString(mobile)))
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// render returns the SMS text for code, from message (Message or one of Messages).
+func (t *Template) render(message, code string) string {
 	minutes := int(time.Duration(t.TTL) / time.Minute)
 	if minutes < 1 {
 		minutes = 1
 	}
-	text := strings.NewReplacer("{code}", code, "{minutes}", strconv.Itoa(minutes)).Replace(t.Message)
+	text := strings.NewReplacer("{code}", code, "{minutes}", strconv.Itoa(minutes)).Replace(message)
 	if t.WebOTP != "" {
 		text += "\n\n@" + t.WebOTP + " #" + code
 	}

@@ -55,7 +55,9 @@ type browser struct {
 	shotN    int
 }
 
-func newBrowser(t *testing.T) *browser {
+// launchChromium starts a headless Chromium that lives at most life (each action has its
+// own deadline too) and stops when t ends; its output is logged if t failed.
+func launchChromium(t *testing.T, life time.Duration) (context.Context, *syncBuffer) {
 	t.Helper()
 	path := chromiumPath
 	if _, err := os.Stat(path); err != nil {
@@ -65,7 +67,7 @@ func newBrowser(t *testing.T) *browser {
 			t.Fatalf("chromium is not installed at %s nor on PATH (%v): run ./test.sh, which installs it", chromiumPath, err)
 		}
 	}
-	var chromeOut syncBuffer
+	chromeOut := new(syncBuffer)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Headless,
@@ -81,10 +83,9 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(viewportWidth, viewportHeight),
-		chromedp.CombinedOutput(&chromeOut),
+		chromedp.CombinedOutput(chromeOut),
 	}
-	// The parent deadline bounds the browser's whole life; each action has its own.
-	parent, cancelParent := context.WithTimeout(context.Background(), browserFlowTimeout)
+	parent, cancelParent := context.WithTimeout(context.Background(), life)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent, opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -99,18 +100,35 @@ func newBrowser(t *testing.T) *browser {
 			t.Logf("chromium output:\n%s", out)
 		}
 	})
+	return ctx, chromeOut
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	ctx, chromeOut := launchChromium(t, browserFlowTimeout)
 	b := &browser{t: t, ctx: ctx, shotsDir: "screenshots"}
 
 	// Start the browser and the tab; subscribe before anything loads.
-	messages := chromedp.Console(ctx)
-	if err := chromedp.Listen(ctx, func(ev any) {
+	b.record(chromeOut)
+	if err := os.MkdirAll(b.shotsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// record starts the tab of b.ctx, keeps its documents and console messages, injects the
+// CSP probe into every page and emulates a phone's viewport.
+func (b *browser) record(chromeOut *syncBuffer) {
+	b.t.Helper()
+	messages := chromedp.Console(b.ctx)
+	if err := chromedp.Listen(b.ctx, func(ev any) {
 		if ev, ok := ev.(*network.EventResponseReceived); ok && ev.Type == network.ResourceTypeDocument {
 			b.mu.Lock()
 			b.docs = append(b.docs, ev.Response)
 			b.mu.Unlock()
 		}
 	}); err != nil {
-		t.Fatalf("starting chromium: %v\n%s", err, chromeOut.String())
+		b.t.Fatalf("starting a browser tab: %v\n%s", err, chromeOut.String())
 	}
 	go func() {
 		for m, err := range messages {
@@ -128,10 +146,6 @@ func newBrowser(t *testing.T) *browser {
 	}))
 	// Headless windows are at least 500px wide; emulate the phone's viewport instead.
 	b.run("emulate a phone viewport", chromedp.EmulateViewport(viewportWidth, viewportHeight, chromedp.EmulateMobile))
-	if err := os.MkdirAll(b.shotsDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // run runs the actions, bounded by actionTimeout, and fails the test on error.

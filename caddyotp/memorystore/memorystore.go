@@ -24,10 +24,10 @@ func init() {
 }
 
 // MemoryStore keeps codes, failure runs, locks, limits, the budget, the SMS ledger, the
-// daily counts and the pumping guard in this process's memory: for a single Caddy instance. Everything is lost
-// when the process ends; a config reload keeps it (the state is shared by every config
-// that uses it), so a reload resets neither locks, limits nor the budget. A mutex makes
-// each method atomic.
+// daily counts, the pumping guard and the gate's remembered devices in this process's
+// memory: for a single Caddy instance. Everything is lost when the process ends; a config
+// reload keeps it (the state is shared by every config that uses it), so a reload resets
+// neither locks, limits nor the budget. A mutex makes each method atomic.
 //
 // The store is bounded: past max_entries a step that would add an entry fails, and the
 // send or check answers 503 store_unavailable (fail closed) until entries expire. Expired
@@ -42,15 +42,18 @@ func init() {
 type MemoryStore struct {
 	// MaxEntries bounds the entries the store keeps: live codes, resend intervals, failure
 	// runs (with their locks), limit counters, budget periods, the report readers' leases
-	// and cursors, and the pumping guard's counts (one entry per template, destination and
-	// window) and blocks (one per blocked destination), all together. The SMS ledger is bounded apart (the newest 10,000
-	// sends a template), and so are the daily counts (see above); revoked gate sessions
-	// are not bounded (each needs a signed-in session, so a sign-out works while the store
-	// is full).
+	// and cursors, the pumping guard's counts (one entry per template, destination and
+	// window) and blocks (one per blocked destination), and the gate's remembered devices
+	// (one entry per realm and mobile, holding its at most 20 devices), all together. The
+	// SMS ledger is bounded apart (the newest 10,000 sends a template), and so are the
+	// daily counts (see above); revoked gate sessions are not bounded (each needs a
+	// signed-in session, so a sign-out works while the store is full).
 	// Past the bound a step that would add an entry fails, the send or check answers 503
-	// store_unavailable, and an error is logged (at most once a minute); updates of kept
-	// entries still succeed, and room comes back as entries expire. An entry costs about
-	// 150 bytes, so 1,000,000 entries are about 150 MB. When configs that share the store
+	// store_unavailable, and an error is logged (at most once a minute); a device of a
+	// realm and mobile with none on record is then not remembered (the sign-in itself
+	// stands). Updates of kept entries still succeed, and room comes back as entries
+	// expire. An entry costs about 150 bytes (a realm and mobile's devices about 200 bytes
+	// each), so 1,000,000 entries are about 150 MB. When configs that share the store
 	// differ (a reload), the one provisioned last applies; lowering it drops nothing, new
 	// entries are refused until enough have expired. From 1000 to 100,000,000.
 	// Default: 1000000
@@ -518,6 +521,8 @@ type memoryState struct {
 	guardCounts *ttlmap.Map[guardWindowKey, guardTally] // the pumping guard's counts, by template, key and window
 	guardBlocks *ttlmap.Map[guardBlockKey, time.Time]   // its blocks, by template and key: the end
 
+	devices *ttlmap.Map[deviceKey, []caddyotp.Device] // the gate's remembered devices, by realm and mobile
+
 	fullLogged   time.Time // when the store last logged that it is full
 	countsLogged time.Time // when it last logged a count dropped by the counts' bound
 }
@@ -584,6 +589,8 @@ func newMemoryState() *memoryState {
 
 		guardCounts: ttlmap.New[guardWindowKey, guardTally](b),
 		guardBlocks: ttlmap.New[guardBlockKey, time.Time](b),
+
+		devices: ttlmap.New[deviceKey, []caddyotp.Device](b),
 	}
 }
 
@@ -613,6 +620,7 @@ func later(a, b time.Time) time.Time {
 var (
 	_ caddyotp.Store        = (*MemoryStore)(nil)
 	_ caddyotp.GuardStore   = (*MemoryStore)(nil)
+	_ caddyotp.DeviceStore  = (*MemoryStore)(nil)
 	_ caddyotp.ProcessLocal = (*MemoryStore)(nil)
 	_ caddy.Provisioner     = (*MemoryStore)(nil)
 	_ caddy.CleanerUpper    = (*MemoryStore)(nil)

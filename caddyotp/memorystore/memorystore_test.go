@@ -187,6 +187,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	storetest.PutCode(t, s, caddyotp.CodeKey{Template: "other", Mobile: storetest.Mobile}, "111111", 5, 5*time.Minute)
 	storetest.CheckCode(t, s, caddyotp.CodeKey{Template: "other", Mobile: storetest.Mobile}, "000000", p)
 	storetest.Revoke(t, s, storetest.RevocationID(1), clock.now().Add(12*time.Hour))
+	storetest.PutDevice(t, s, storetest.NewDevice("login", storetest.Mobile, 1, clock.now(), caddyotp.MaxRemember))
 	blocking := caddyotp.GuardPolicy{Window: time.Hour, MinSends: 1, MinConversion: 0.2, Block: time.Hour}
 	if hits := storetest.GuardCount(t, s, "login", storetest.GuardKeysGB, false, blocking, clock.now()); len(hits) != 2 {
 		t.Fatalf("expected the guard's two keys blocked, got %v", hits)
@@ -207,6 +208,7 @@ func TestMemoryStoreExpiryAndSweep(t *testing.T) {
 	}{
 		"codes": st.codes, "cooldowns": st.cooldowns, "runs": st.runs, "limits": st.limits,
 		"budget": st.budget, "revoked": st.revoked, "guard counts": st.guardCounts, "guard blocks": st.guardBlocks,
+		"devices": st.devices,
 	} {
 		m.Sweep(clock.now(), 1000)
 		sizes[name] = m.Len()
@@ -281,10 +283,10 @@ func TestMemoryStoreRevocationClock(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 	s := newTestMemoryStore(t, clock.now)
 	ctx := context.Background()
-	if err := s.RevokeSession(ctx, storetest.RevocationID(1), clock.now().Add(13*time.Hour+time.Nanosecond)); !errors.Is(err, caddyotp.ErrInvalidArgument) {
-		t.Fatalf("expected ErrInvalidArgument past 13h, got %v", err)
+	if err := s.RevokeSession(ctx, storetest.RevocationID(1), clock.now().Add(caddyotp.MaxRevocation+time.Nanosecond)); !errors.Is(err, caddyotp.ErrInvalidArgument) {
+		t.Fatalf("expected ErrInvalidArgument past %s, got %v", caddyotp.MaxRevocation, err)
 	}
-	storetest.Revoke(t, s, storetest.RevocationID(1), clock.now().Add(13*time.Hour))
+	storetest.Revoke(t, s, storetest.RevocationID(1), clock.now().Add(caddyotp.MaxRevocation))
 	storetest.Revoke(t, s, storetest.RevocationID(2), clock.now().Add(time.Hour))
 	clock.add(time.Hour)
 
@@ -312,7 +314,7 @@ func (s *MemoryStore) entries(t *testing.T) int {
 	defer st.mu.Unlock()
 	// Revocations are outside the bound.
 	sum := st.codes.Len() + st.cooldowns.Len() + st.runs.Len() + st.limits.Len() + st.budget.Len() +
-		st.leases.Len() + st.cursors.Len() + st.guardCounts.Len() + st.guardBlocks.Len()
+		st.leases.Len() + st.cursors.Len() + st.guardCounts.Len() + st.guardBlocks.Len() + st.devices.Len()
 	if sum != st.entries.Used() {
 		t.Fatalf("expected the bound to count the %d entries of the maps, got %d", sum, st.entries.Used())
 	}
@@ -345,6 +347,8 @@ func TestMemoryStoreBounded(t *testing.T) {
 	storetest.ExpectAllowed(t, storetest.AllowAll(t, s, "login", ip(0)))
 	storetest.TakeLease(t, s, "logs", "a", 2*time.Hour) // a report reader's, before the flood
 	storetest.SetCursor(t, s, "logs", "c1")
+	kept := storetest.NewDevice("login", storetest.Mobile, 1, clock.now(), 2*time.Hour) // remembered before the flood
+	storetest.PutDevice(t, s, kept)
 
 	refused := 0
 	for i := 1; i < 2*bound; i++ {
@@ -360,7 +364,7 @@ func TestMemoryStoreBounded(t *testing.T) {
 			t.Fatalf("send %d: expected at most %d entries, got %d", i, bound, n)
 		}
 	}
-	if want := 2*bound - 1 - (bound - 4); refused != want {
+	if want := 2*bound - 1 - (bound - 5); refused != want {
 		t.Fatalf("expected %d sends refused past the bound, got %d", want, refused)
 	}
 
@@ -374,6 +378,14 @@ func TestMemoryStoreBounded(t *testing.T) {
 	_, err = s.TakeLease(ctx, "other", "a", time.Minute)
 	expectFull(t, "TakeLease", err)
 	expectFull(t, "SetCursor", s.SetCursor(ctx, "other", "c1"))
+	expectFull(t, "PutDevice", s.PutDevice(ctx, storetest.NewDevice("login", k2.Mobile, 2, clock.now(), time.Hour)))
+	// A realm and mobile with a device on record gets more, and forgets them.
+	more := storetest.NewDevice("login", storetest.Mobile, 3, clock.now(), time.Hour)
+	storetest.PutDevice(t, s, more)
+	storetest.ForgetDevice(t, s, "login", storetest.Mobile, more.ID)
+	if _, ok := storetest.Device(t, s, "login", storetest.Mobile, kept.ID, clock.now()); !ok {
+		t.Fatal("expected the device remembered before the flood kept")
+	}
 	// The reader's own lease and cursor go on.
 	if !storetest.TakeLease(t, s, "logs", "a", 2*time.Hour) {
 		t.Fatal("expected the lease renewed while the store is full")

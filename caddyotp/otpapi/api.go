@@ -29,7 +29,9 @@ func init() {
 // API is the `otp_api` handler: the OTP service as a JSON API, the shape that hosted OTP
 // services offer. It answers requests whose path ends in:
 //
-//   - `/send-otp` (POST): sends a code. 200 `{"status":"sent","message_id","mobile","expires_in"}`.
+//   - `/send-otp` (POST, `{"mobile"}` and optionally `sender_id`, `origination_number` and
+//     `locale`, a BCP 47 tag that picks the template's message of that language): sends a
+//     code. 200 `{"status":"sent","message_id","mobile","expires_in"}`.
 //   - `/verify-otp` (POST): checks a code. 200 `{"status":"verified","mobile"}`.
 //   - `/sms-log` (GET, `?limit=1..1000`, default 100): the template's recent SMS with totals.
 //   - `/sms-stats` (GET, `?days=1..400`, default 30): counts per day and country, and the budget.
@@ -100,8 +102,13 @@ func (h *API) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Hand
 		if err := decodeBody(r, w, &body); err != nil {
 			return h.fail(w, r, err)
 		}
+		if body.Locale != "" {
+			if err := caddyotp.CheckLocale(body.Locale); err != nil {
+				return h.fail(w, r, caddyotp.NewError(caddyotp.CodeInvalidJSON, "locale %v", err))
+			}
+		}
 		res, err := h.app.Send(r.Context(), caddyotp.SendRequest{Template: t, Mobile: body.Mobile, SenderID: body.SenderID,
-			OriginationNumber: body.OriginationNumber, ClientIP: httpx.ClientIP(r)})
+			OriginationNumber: body.OriginationNumber, Locale: body.Locale, ClientIP: httpx.ClientIP(r)})
 		if err != nil {
 			return h.fail(w, r, err)
 		}
@@ -209,6 +216,7 @@ type sendBody struct {
 	Mobile            string `json:"mobile"`
 	SenderID          string `json:"sender_id"`
 	OriginationNumber string `json:"origination_number"`
+	Locale            string `json:"locale"` // picks the template's message of that language
 }
 
 type verifyBody struct {

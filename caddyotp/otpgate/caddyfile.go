@@ -1,9 +1,10 @@
 package otpgate
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
 )
 
 func init() {
@@ -22,8 +23,13 @@ func init() {
 //		mobiles {
 //			<user> <mobile>
 //		}
+//		mobile <placeholder>
 //		session <duration>
 //		idle <duration>
+//		remember <duration>
+//		max_age <duration>
+//		lang <en|de|fr|es|pt|it|nl>
+//		page <file>
 //		header <name>
 //		title <text>
 //		secure_cookies
@@ -79,6 +85,16 @@ func parseGate(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				}
 				g.Mobiles[user] = args[0]
 			}
+		case "mobile":
+			err = caddyfilex.OneArg(h.Dispenser, &g.Mobile)
+		case "remember":
+			g.Remember, err = caddyfilex.DurationArg(h.Dispenser)
+		case "max_age":
+			g.MaxAge, err = caddyfilex.DurationArg(h.Dispenser)
+		case "lang":
+			err = caddyfilex.OneArg(h.Dispenser, &g.Lang)
+		case "page":
+			err = caddyfilex.OneArg(h.Dispenser, &g.Page)
 		case "session":
 			g.Session, err = caddyfilex.DurationArg(h.Dispenser)
 		case "idle":

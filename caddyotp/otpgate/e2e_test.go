@@ -125,9 +125,10 @@ func startGate(t *testing.T, templateExtra string) *gateEnv {
 // browser is an http.Client with a cookie jar that does not follow redirects, so that each
 // step's status can be checked.
 type browser struct {
-	c    *http.Client
-	user string
-	pass string
+	c      *http.Client
+	user   string
+	pass   string
+	header map[string]string // sent with every request, before the request's own
 }
 
 func newBrowser(t *testing.T) *browser {
@@ -170,6 +171,9 @@ func (b *browser) do(t *testing.T, method, u string, form url.Values, header map
 	}
 	if b.user != "" {
 		req.SetBasicAuth(b.user, b.pass)
+	}
+	for k, v := range b.header {
+		req.Header.Set(k, v)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)

@@ -3,12 +3,11 @@
 package otpgate
 
 import (
-	"github.com/caddyotp/caddyotp/caddyotp/internal/httpx"
 	"github.com/caddyotp/caddyotp/caddyotp/session"
 
 	"github.com/caddyotp/caddyotp/caddyotp"
 
-	"crypto/hmac"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,13 +20,15 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
 	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )
 
 func init() {
 	caddy.RegisterModule(Gate{})
 }
+
+// clock is time.Now; tests move it.
+var clock = time.Now
 
 // reservedSegment is the path segment the gate keeps for itself inside what it protects.
 const reservedSegment = "/.otp/"
@@ -79,11 +80,43 @@ type Gate struct {
 	// Default: none
 	Mobiles map[string]string `json:"mobiles,omitempty"`
 
-	// The absolute lifetime of a session, 1m to 12h. Default: 8h
+	// Takes the mobile from a first factor, as a placeholder such as
+	// `{http.request.header.X-Auth-Phone}` (set by forward_auth's `copy_headers`): the page
+	// shows it masked with a send button, never an input; an empty or invalid value gets
+	// the page without a send button. A session is valid only for the same mobile. `allow`
+	// still applies (`allow any` accepts whatever mobile the first factor gives): only use
+	// a placeholder that clients cannot set themselves. Default: none (the visitor types it)
+	Mobile string `json:"mobile,omitempty"`
+
+	// The absolute lifetime of a session, 1m to 24h (NIST SP 800-63B-4, AAL2). Default: 8h
 	Session caddy.Duration `json:"session,omitempty"`
 
-	// How long a session may go unused, 1m to 30m. Default: 30m
+	// How long a session may go unused, 1m to 1h. Default: 30m
 	Idle caddy.Duration `json:"idle,omitempty"`
+
+	// Offers "Remember this device" on the code step, for this long, 1h to 30d. Ticked, a
+	// right code also sets a device cookie (`otp_device`) bound to the realm, the mobile
+	// and the user; when the session has lapsed, the device gets a new one without an SMS
+	// while it is on record in the store and the mobile is still allowed. The sign-out page
+	// then offers "Also forget this device" and "Sign out everywhere". Default: 0 (off)
+	Remember caddy.Duration `json:"remember,omitempty"`
+
+	// Step-up: a request whose session's code was verified longer ago than this gets the
+	// code step again (same mobile, masked, with a send button); a right code refreshes the
+	// verification time. A session a remembered device renewed never satisfies it. 1m up to
+	// `session`. Default: 0 (off)
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	// Forces the pages' language: en, de, fr, es, pt, it or nl. The page's language also
+	// picks the template's `message <lang>` for the SMS. Default: the best match for the
+	// browser's Accept-Language, else en
+	Lang string `json:"lang,omitempty"`
+
+	// A file to use instead of the built-in page, parsed as Go's html/template at start
+	// (README, "Your own page", lists the fields it is given and what it must post back).
+	// Static <style> elements in it are allowed by the page's Content-Security-Policy by
+	// their hash. Default: the built-in page
+	Page string `json:"page,omitempty"`
 
 	// The request header that carries the verified mobile to the upstream. Default: `X-OTP-Mobile`
 	Header string `json:"header,omitempty"`
@@ -103,6 +136,7 @@ type Gate struct {
 	allow    map[string]bool
 	header   string
 	headerLC string
+	page     *pageTemplate
 	logger   *zap.Logger
 }
 
@@ -122,12 +156,20 @@ func (g *Gate) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the otp app: %w", err)
 	}
 	g.setup(app.(*caddyotp.App))
+	if g.Page != "" {
+		p, err := loadPage(g.Page)
+		if err != nil {
+			return err
+		}
+		g.page = p
+	}
 	return nil
 }
 
 // setup fills in defaults and binds the gate to app.
 func (g *Gate) setup(app *caddyotp.App) {
 	g.app = app
+	g.page = builtinPage
 	if g.Template == "" {
 		g.Template = caddyotp.DefaultTemplate
 	}
@@ -167,11 +209,26 @@ func (g *Gate) Validate() error {
 	if i := time.Duration(g.Idle); i < time.Minute || i > caddyotp.MaxIdle {
 		return fmt.Errorf("idle %s is outside 1m..%s", i, caddyotp.MaxIdle)
 	}
+	if r := time.Duration(g.Remember); r != 0 && (r < time.Hour || r > caddyotp.MaxRemember) {
+		return fmt.Errorf("remember %s is outside 1h..%s", r, caddyotp.MaxRemember)
+	}
+	if a := time.Duration(g.MaxAge); a != 0 && (a < time.Minute || a > time.Duration(g.Session)) {
+		return fmt.Errorf("max_age %s is outside 1m..%s (the session)", a, time.Duration(g.Session))
+	}
+	if g.Lang != "" && !isLanguage(g.Lang) {
+		return fmt.Errorf("lang %q is not one of the pages' languages: %s", g.Lang, strings.Join(Languages, ", "))
+	}
 	if !headerNamePattern.MatchString(g.Header) {
 		return fmt.Errorf("header %q is not a valid header name", g.Header)
 	}
 	if (g.User == "") != (len(g.Mobiles) == 0) {
 		return errors.New("user and mobiles go together: `user {http.auth.user.id}` with `mobiles { <user> <mobile> … }`")
+	}
+	if g.Mobile != "" && g.User != "" {
+		return errors.New("mobile does not go with user: the mobile comes either from a placeholder or from mobiles")
+	}
+	if g.Mobile != "" && !strings.Contains(g.Mobile, "{") {
+		return fmt.Errorf("mobile %q is not a placeholder such as {http.request.header.X-Auth-Phone}", g.Mobile)
 	}
 	if g.User == "" && !g.AllowAny && len(g.allow) == 0 {
 		return errors.New("nobody may sign in: add `allow <mobile…>`, `allow any`, or `user` with `mobiles`")
@@ -206,7 +263,7 @@ const maxUserLen = 255
 // ServeHTTP lets a request with a valid session through and answers every other one.
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	g.stripIdentityHeaders(r)
-	now := time.Now()
+	now := clock()
 
 	if i := strings.Index(r.URL.Path, reservedSegment); i >= 0 {
 		return g.serveReserved(w, r, now, r.URL.Path[:i+1], r.URL.Path[i+len(reservedSegment):])
@@ -219,293 +276,97 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		}
 		c, err := g.app.CheckSession(token, g.tmpl.Name(), now, time.Duration(g.Idle), time.Duration(g.Session))
 		if err == nil && g.mayUse(r, c) {
+			if g.needsStepUp(c, now) {
+				return g.challenge(w, r, now)
+			}
 			if now.Unix()-c.Seen >= int64(caddyotp.SeenRefresh/time.Second) {
 				c.Seen = now.Unix()
 				if err := g.setSessionCookie(w, r, c); err != nil {
 					return err
 				}
 			}
-			removeCookies(r, g.cookieName(r, sessionCookie), g.cookieName(r, challengeCookie))
-			g.stripIdentityTrailers(r)
-			r.Header[g.header] = []string{c.Mobile}
-			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-				repl.Set(mobilePlaceholder, c.Mobile)
+			return g.pass(w, r, c, next)
+		}
+	}
+	if g.Remember > 0 {
+		c, ok, err := g.renewFromDevice(w, r, now)
+		if err != nil {
+			return g.unavailable(w, r, err)
+		}
+		if ok {
+			if g.needsStepUp(c, now) {
+				// The request still carries the lapsed cookie: the page is the step-up
+				// of the session just renewed.
+				return g.challenge(w, r.WithContext(context.WithValue(r.Context(), renewedSessionKey{}, c)), now)
 			}
-			return next.ServeHTTP(w, r)
+			return g.pass(w, r, c, next)
 		}
 	}
 	return g.challenge(w, r, now)
 }
 
-// mayUse checks a valid token against this gate: the mobile must still be allowed, and in
-// identity-bound mode the session must be the request's user's.
+// pass sends a request with the valid session c on to next, with the identity header and
+// placeholder set and the gate's cookies removed.
+func (g *Gate) pass(w http.ResponseWriter, r *http.Request, c session.Session, next caddyhttp.Handler) error {
+	sent := r.Header["Cookie"]
+	if removeCookies(r, g.cookieName(r, sessionCookie), g.cookieName(r, challengeCookie), g.cookieName(r, deviceCookie)) {
+		caddyhttp.SetVar(r.Context(), passedCookiesVar, sent)
+	}
+	g.stripIdentityTrailers(r)
+	r.Header[g.header] = []string{c.Mobile}
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Set(mobilePlaceholder, c.Mobile)
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// needsStepUp reports whether c's code was verified too long ago for this gate's max_age;
+// a session a remembered device renewed (Verified 0) always needs one.
+func (g *Gate) needsStepUp(c session.Session, now time.Time) bool {
+	return g.MaxAge > 0 && (c.Verified == 0 || c.Verified < now.Unix()-int64(time.Duration(g.MaxAge)/time.Second))
+}
+
+// mayUse checks a valid token against this gate: the mobile must still be allowed, in
+// identity-bound mode the session must be the request's user's, and with `mobile` the
+// first factor's mobile.
 func (g *Gate) mayUse(r *http.Request, c session.Session) bool {
 	if g.User != "" {
 		user := g.currentUser(r)
 		return user != "" && c.User == user && g.Mobiles[user] == c.Mobile
 	}
+	if g.Mobile != "" {
+		// Most first factors give the mobile in E.164 already: no parse on the hot path.
+		if raw := strings.TrimSpace(g.expand(r, g.Mobile)); raw != c.Mobile && g.placeholderMobile(r) != c.Mobile {
+			return false
+		}
+	}
 	return g.AllowAny || g.allow[c.Mobile]
 }
 
 func (g *Gate) currentUser(r *http.Request) string {
+	return g.expand(r, g.User)
+}
+
+// placeholderMobile is the first factor's mobile in E.164 (`mobile`), "" when it gave none
+// or one that is not a valid number.
+func (g *Gate) placeholderMobile(r *http.Request) string {
+	raw := strings.TrimSpace(g.expand(r, g.Mobile))
+	if raw == "" {
+		return ""
+	}
+	n, err := phone.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return n.E164
+}
+
+func (g *Gate) expand(r *http.Request, placeholder string) string {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		return ""
 	}
-	return repl.ReplaceAll(g.User, "")
-}
-
-// challenge answers a request without a valid session.
-func (g *Gate) challenge(w http.ResponseWriter, r *http.Request, now time.Time) error {
-	if r.Method == http.MethodPost && isForm(r) {
-		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)
-		if err := httpx.WithBodyDeadline(w, r.ParseForm); err == nil && r.PostForm.Get("_otp_step") != "" {
-			return g.serveStep(w, r, now)
-		}
-		if r.PostForm == nil || r.PostForm.Get("_otp_step") == "" {
-			return g.otpRequired(w)
-		}
-	}
-	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && acceptsHTML(r) {
-		c, err := g.app.OpenChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.Name(), now)
-		if err != nil {
-			c = g.app.NewChallenge(g.tmpl.Name(), now)
-		}
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
-	}
-	return g.otpRequired(w)
-}
-
-func (g *Gate) otpRequired(w http.ResponseWriter) error {
-	httpx.SetSecurityHeaders(w.Header())
-	return httpx.WriteError(w, caddyotp.NewError(caddyotp.CodeOTPRequired, "this resource needs a verified one-time password session"))
-}
-
-// pageMsg is what a page says besides its form.
-type pageMsg struct {
-	Error, Notice string
-	Mobile        string // the number typed, shown again after an error
-}
-
-// serveStep handles the challenge's form posts.
-func (g *Gate) serveStep(w http.ResponseWriter, r *http.Request, now time.Time) error {
-	if crossOrigin.Check(r) != nil {
-		return g.refuseCrossOrigin(w, r)
-	}
-	c, err := g.app.OpenChallenge(cookieValue(r, g.cookieName(r, challengeCookie)), g.tmpl.Name(), now)
-	if err != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.CSRF())) {
-		fresh := g.app.NewChallenge(g.tmpl.Name(), now)
-		return g.renderChallenge(w, r, http.StatusForbidden, fresh, now,
-			pageMsg{Error: "This form has expired or did not come from this site. Please try again."})
-	}
-	switch r.PostForm.Get("_otp_step") {
-	case "send":
-		return g.stepSend(w, r, c, now)
-	case "resend":
-		if c.Mobile == "" {
-			return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
-		}
-		if wait := g.resendWait(c, now); wait > 0 {
-			return g.renderChallenge(w, r, http.StatusUnauthorized, c, now,
-				pageMsg{Error: fmt.Sprintf("Please wait %d seconds before asking for a new code.", wait)})
-		}
-		return g.sendAndShow(w, r, c, c.Mobile, now)
-	case "verify":
-		return g.stepVerify(w, r, c, now)
-	case "restart":
-		if g.User != "" {
-			return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
-		}
-		return g.renderChallenge(w, r, http.StatusUnauthorized, g.app.NewChallenge(g.tmpl.Name(), now), now, pageMsg{})
-	}
-	return g.renderChallenge(w, r, http.StatusBadRequest, c, now, pageMsg{Error: "Unknown step."})
-}
-
-// stepSend takes the mobile (typed, or the user's) and sends a code if it may.
-func (g *Gate) stepSend(w http.ResponseWriter, r *http.Request, c session.Challenge, now time.Time) error {
-	var mobile string
-	if g.User != "" {
-		mobile = g.Mobiles[g.currentUser(r)] // may be empty: the same page, no SMS
-		if mobile == "" {
-			mobile = g.app.DecoyMobile(g.currentUser(r))
-		}
-	} else {
-		typed := strings.TrimSpace(r.PostForm.Get("mobile"))
-		num, err := phone.Parse(typed)
-		if err != nil {
-			fresh := c
-			fresh.Mobile = ""
-			return g.renderChallenge(w, r, http.StatusUnauthorized, fresh, now,
-				pageMsg{Error: "Enter a mobile number in international format, starting with +, such as +447400123456.", Mobile: typed})
-		}
-		mobile = num.E164
-	}
-	if c.Mobile == mobile && g.resendWait(c, now) > 0 {
-		// A reload of the send form: show the code step without sending again.
-		return g.seeOther(w, r, c)
-	}
-	return g.sendAndShow(w, r, c, mobile, now)
-}
-
-// sendAndShow sends in the background, for a mobile that may not sign in a Decoy send
-// (every store step, no SMS), then moves the challenge to the code step and redirects to
-// the same URL. The page waits for neither, so an allowed and a refused mobile take the
-// same time.
-func (g *Gate) sendAndShow(w http.ResponseWriter, r *http.Request, c session.Challenge, mobile string, now time.Time) error {
-	req := caddyotp.SendRequest{Template: g.tmpl, Mobile: mobile, ClientIP: httpx.ClientIP(r), Decoy: !g.maySignIn(r, mobile)}
-	logger := g.logger
-	g.app.SendInBackground(req, func(_ caddyotp.SendResult, err error) {
-		if err != nil {
-			var e *caddyotp.Error
-			if errors.As(err, &e) {
-				logger.Warn("gate send refused", zap.String("code", e.Code), zap.String("mobile", phone.MaskString(mobile)),
-					zap.Bool("decoy", req.Decoy))
-			}
-		}
-	})
-	c.Mobile, c.SentAt = mobile, now.Unix()
-	return g.seeOther(w, r, c)
-}
-
-// maySignIn reports whether mobile gets an SMS from this gate.
-func (g *Gate) maySignIn(r *http.Request, mobile string) bool {
-	if g.User != "" {
-		user := g.currentUser(r)
-		return user != "" && g.Mobiles[user] == mobile
-	}
-	return g.AllowAny || g.allow[mobile]
-}
-
-// stepVerify checks a code with the store, for every mobile: one that may not sign in
-// holds a decoy code (sendAndShow), so its answers are the store's as for any other. Only
-// a mobile that may sign in gets a session.
-func (g *Gate) stepVerify(w http.ResponseWriter, r *http.Request, c session.Challenge, now time.Time) error {
-	if c.Mobile == "" {
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{})
-	}
-	code := strings.TrimSpace(r.PostForm.Get("otp"))
-	if len(code) != g.tmpl.Length || !otpcode.Valid(code) {
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now,
-			pageMsg{Error: fmt.Sprintf("Enter the %d-digit code from the SMS.", g.tmpl.Length)})
-	}
-	allowed := g.maySignIn(r, c.Mobile)
-	mobile, err := g.app.Verify(r.Context(), caddyotp.VerifyRequest{Template: g.tmpl, Mobile: c.Mobile, Code: code})
-	if err == nil && allowed {
-		user := ""
-		if g.User != "" {
-			user = g.currentUser(r)
-		}
-		_, s, err := g.app.MintSession(g.tmpl.Name(), user, mobile, now, time.Duration(g.Session))
-		if err != nil {
-			return caddyhttp.Error(http.StatusInternalServerError, err)
-		}
-		if err := g.setSessionCookie(w, r, s); err != nil {
-			return err
-		}
-		g.clearCookie(w, r, challengeCookie)
-		g.logger.Info("gate session started", zap.String("template", g.tmpl.Name()), zap.String("mobile", phone.MaskString(mobile)))
-		return g.redirectToSelf(w, r)
-	}
-	var e *caddyotp.Error
-	if !errors.As(err, &e) {
-		// A right code for a mobile this gate does not let in (one sent by the API, or
-		// before a config change): no session, and no count to show.
-		e = &caddyotp.Error{}
-	}
-	switch e.Code {
-	case caddyotp.CodeStoreUnavailable:
-		return g.unavailable(w, r, e)
-	case caddyotp.CodeOTPIncorrect:
-		msg := fmt.Sprintf("That code is not right. %d attempts left.", e.AttemptsLeft)
-		if e.AttemptsLeft == 1 {
-			msg = "That code is not right. 1 attempt left."
-		}
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{Error: msg})
-	case caddyotp.CodeTooManyAttempts:
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{Error: "Too many wrong codes: this code no longer works. Ask for a new code."})
-	case caddyotp.CodeOTPExpired:
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{Error: "This code has expired or was already used. Ask for a new code."})
-	case caddyotp.CodeLocked:
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now,
-			pageMsg{Error: fmt.Sprintf("Too many wrong codes for this number. Try again in %d minutes.", (e.RetryAfterSeconds()+59)/60)})
-	default:
-		return g.renderChallenge(w, r, http.StatusUnauthorized, c, now, pageMsg{Error: "That code is not right."})
-	}
-}
-
-// resendWait is how many seconds are left before the challenge's mobile may get a new code.
-func (g *Gate) resendWait(c session.Challenge, now time.Time) int {
-	if c.SentAt == 0 {
-		return 0
-	}
-	left := c.SentAt + int64(time.Duration(*g.tmpl.Resend)/time.Second) - now.Unix()
-	if left < 0 {
-		return 0
-	}
-	return int(left)
-}
-
-// serveReserved handles …/.otp/…: only logout lives there.
-func (g *Gate) serveReserved(w http.ResponseWriter, r *http.Request, now time.Time, base, rest string) error {
-	if rest != "logout" {
-		httpx.SetSecurityHeaders(w.Header())
-		return httpx.WriteError(w, caddyotp.NewError(caddyotp.CodeNotFound, "no such page"))
-	}
-	c, err := g.app.CheckSession(cookieValue(r, g.cookieName(r, sessionCookie)), g.tmpl.Name(), now,
-		time.Duration(g.Idle), time.Duration(g.Session))
-	hasSession := err == nil
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		p := page{Step: "logout", Heading: "Sign out", Title: g.Title}
-		if hasSession {
-			p.CSRF = c.LogoutToken()
-		}
-		return g.render(w, r, http.StatusOK, p)
-	case http.MethodPost:
-		if crossOrigin.Check(r) != nil {
-			return g.refuseCrossOrigin(w, r)
-		}
-		if hasSession {
-			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBodyBytes)
-			if httpx.WithBodyDeadline(w, r.ParseForm) != nil || !hmac.Equal([]byte(r.PostForm.Get("_otp_csrf")), []byte(c.LogoutToken())) {
-				return g.render(w, r, http.StatusForbidden, page{Step: "logout", Heading: "Sign out", Title: g.Title,
-					Error: "This form has expired or did not come from this site. Please try again.", CSRF: c.LogoutToken()})
-			}
-			if err := g.app.RevokeSession(r.Context(), c); err != nil {
-				return g.unavailable(w, r, err)
-			}
-			g.logger.Info("gate session ended", zap.String("template", g.tmpl.Name()), zap.String("mobile", phone.MaskString(c.Mobile)))
-		}
-		g.clearCookie(w, r, sessionCookie)
-		g.clearCookie(w, r, challengeCookie)
-		httpx.SetSecurityHeaders(w.Header())
-		w.Header().Set("Location", originalPrefix(r, base))
-		w.WriteHeader(http.StatusSeeOther)
-		return nil
-	}
-	w.Header().Set("Allow", "GET, HEAD, POST")
-	httpx.SetSecurityHeaders(w.Header())
-	return httpx.WriteError(w, caddyotp.NewError(caddyotp.CodeMethodNotAllowed, "sign-out takes GET or POST"))
-}
-
-// crossOrigin tells a form post another site made a browser send (Sec-Fetch-Site, or an
-// Origin that is not the Host); requests from non-browser clients carry neither and pass.
-var crossOrigin = http.NewCrossOriginProtection()
-
-// refuseCrossOrigin answers a cross-site form post: 403, and no cookie is set or cleared,
-// so another site can neither sign a visitor out nor reset a challenge in progress.
-func (g *Gate) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) error {
-	return g.render(w, r, http.StatusForbidden, page{Heading: "Sign in", Title: g.Title,
-		Error: "This form did not come from this site."})
-}
-
-func (g *Gate) unavailable(w http.ResponseWriter, r *http.Request, cause error) error {
-	g.logger.Error("gate cannot check sessions or codes", zap.Error(cause))
-	if acceptsHTML(r) {
-		return g.render(w, r, http.StatusServiceUnavailable, page{Step: "unavailable", Heading: "Sign-in is unavailable", Title: g.Title})
-	}
-	httpx.SetSecurityHeaders(w.Header())
-	return httpx.WriteError(w, caddyotp.StoreError(cause))
+	return repl.ReplaceAll(placeholder, "")
 }
 
 // stripIdentityHeaders removes every client copy of the identity header, whatever its case

@@ -9,9 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
 )
 
 // TestGateStripsIdentityHeaderVariants looks at the request as the next handler gets it.
@@ -119,13 +120,28 @@ func TestGateSessionDefaults(t *testing.T) {
 		t.Errorf("expected session 8h and idle 30m by default, got %s and %s", time.Duration(g.Session), time.Duration(g.Idle))
 	}
 	for _, tt := range []struct {
-		session, idle time.Duration
-		want          string
+		session, idle, remember, maxAge time.Duration
+		lang                            string
+		want                            string
 	}{
-		{12*time.Hour + time.Second, 0, "session 12h0m1s is outside 1m..12h"},
-		{0, 30*time.Minute + time.Second, "idle 30m1s is outside 1m..30m"},
+		{session: 24*time.Hour + time.Second, want: "session 24h0m1s is outside 1m..24h"},
+		{idle: time.Hour + time.Second, want: "idle 1h0m1s is outside 1m..1h"},
+		{remember: 31 * 24 * time.Hour, want: "remember 744h0m0s is outside 1h..720h"},
+		{remember: 30 * time.Minute, want: "remember 30m0s is outside 1h..720h"},
+		{session: time.Hour, maxAge: time.Hour + time.Minute, want: "max_age 1h1m0s is outside 1m..1h0m0s (the session)"},
+		{maxAge: 30 * time.Second, want: "max_age 30s is outside 1m..8h0m0s"},
+		{lang: "da", want: `lang "da" is not one of the pages' languages: en, de, fr, es, pt, it, nl`},
+		{session: 24 * time.Hour, idle: time.Hour, remember: 30 * 24 * time.Hour, maxAge: 24 * time.Hour, lang: "nl"}, // all at their bounds
 	} {
-		g := &Gate{AllowAny: true, Session: caddy.Duration(tt.session), Idle: caddy.Duration(tt.idle)}
+		g := &Gate{AllowAny: true, Session: caddy.Duration(tt.session), Idle: caddy.Duration(tt.idle),
+			Remember: caddy.Duration(tt.remember), MaxAge: caddy.Duration(tt.maxAge), Lang: tt.lang}
+		if tt.want == "" {
+			g.setup(app)
+			if err := g.Validate(); err != nil {
+				t.Errorf("expected settings at their bounds to pass, got %v", err)
+			}
+			continue
+		}
 		g.setup(app)
 		if err := g.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("expected an error containing %q, got %v", tt.want, err)

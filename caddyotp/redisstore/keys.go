@@ -49,6 +49,14 @@ func (k redisKeys) locks(group, mobile string) string {
 	return k.mobileTag(mobile) + ":locks:" + group
 }
 
+// devices holds the gate's remembered devices of a realm (a template's name) and mobile:
+// a hash of device id → deviceValue. It shares the mobile's tag, so that devices spread
+// over the Cluster with the mobiles rather than crowd one slot per realm, and lives until
+// its last device expires.
+func (k redisKeys) devices(realm, mobile string) string {
+	return k.mobileTag(mobile) + ":device:" + realm
+}
+
 // limit holds the GCRA theoretical arrival time of one limit of a template. The template
 // limit puts every send of a template on one key anyway, so the common tag adds no hot spot.
 func (k redisKeys) limit(template string, tk caddyotp.LimitTake) string {

@@ -27,15 +27,18 @@ func init() {
 }
 
 // RedisStore keeps codes, failure runs, locks, limits, the budget, the SMS ledger, the
-// daily counts and the pumping guard in Redis, so that any number of Caddy instances share them. Each step is
-// one Lua script (see the scripts directory); every key has a TTL, and the keys of one
-// mobile share a hash tag so that the scripts run on Redis Cluster. When Redis cannot answer, every
+// daily counts, the pumping guard and the gate's remembered devices in Redis, so that any
+// number of Caddy instances share them. Each step is one Lua script (see the scripts
+// directory) or a single command; every key has a TTL, and the keys of one mobile share a
+// hash tag so that the scripts run on Redis Cluster. When Redis cannot answer, every
 // method fails with ErrStoreUnavailable and the service fails closed.
 //
 // Revoked gate sessions are a sorted set that every instance loads, plus a Pub/Sub channel
 // that announces each new revocation. A Redis that lost its data (a restart without
 // persistence, a failover to a replica that had not caught up) has lost its revocations
-// too: sessions revoked before then are ended only by their absolute expiry (at most 12h).
+// too: sessions revoked before then are ended only by their absolute expiry (at most 24h).
+// Remembered devices are lost with it as well: they then renew nothing, and their owners
+// get the code step again.
 type RedisStore struct {
 	// Addresses of Redis as host:port, which also choose the mode:
 	//   - one address: a single Redis server (or a primary with no failover);
@@ -432,6 +435,7 @@ func (s *RedisStore) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var (
 	_ caddyotp.Store        = (*RedisStore)(nil)
 	_ caddyotp.GuardStore   = (*RedisStore)(nil)
+	_ caddyotp.DeviceStore  = (*RedisStore)(nil)
 	_ caddy.Provisioner     = (*RedisStore)(nil)
 	_ caddy.Validator       = (*RedisStore)(nil)
 	_ caddy.CleanerUpper    = (*RedisStore)(nil)

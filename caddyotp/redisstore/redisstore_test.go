@@ -58,6 +58,7 @@ func TestRedisKeyNames(t *testing.T) {
 		{k.failures("staff", ck.Mobile), "otp:{+447400123456}:fail:staff"},
 		{k.lock("staff", ck.Mobile), "otp:{+447400123456}:lock:staff"},
 		{k.locks("staff", ck.Mobile), "otp:{+447400123456}:locks:staff"},
+		{k.devices("login", ck.Mobile), "otp:{+447400123456}:device:login"},
 		{k.limit("login", caddyotp.LimitTake{Kind: caddyotp.LimitMobile, Key: "+447400123456"}), "otp:{lim:login}:mobile:+447400123456"},
 		{k.limit("login", caddyotp.LimitTake{Kind: caddyotp.LimitIP, Key: "2001:db8::/64"}), "otp:{lim:login}:ip:2001:db8::/64"},
 		{k.limit("login", caddyotp.LimitTake{Kind: caddyotp.LimitTemplate}), "otp:{lim:login}:template:"},
@@ -87,7 +88,7 @@ func TestRedisKeyNames(t *testing.T) {
 // exerciseRedisStore touches every kind of key: codes (with a message id), a lock,
 // cooldowns, limits, the budget, the ledger with a report, the daily counts (of the
 // ledger's day and of today), a lease, a cursor, and the pumping guard's counts (of the
-// window of guardAt) and blocks.
+// window of guardAt) and blocks, and a remembered device.
 func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	t.Helper()
 	ctx := context.Background()
@@ -119,6 +120,7 @@ func exerciseRedisStore(t *testing.T, s caddyotp.Store, mobile, code string) {
 	if d := storetest.GuardBlocked(t, s, "login", storetest.GuardKeysGB); d <= 0 {
 		t.Fatalf("expected the guard's keys blocked, got %s", d)
 	}
+	storetest.PutDevice(t, s, storetest.NewDevice("login", mobile, 1, time.Now(), time.Hour))
 }
 
 // exercisedGuard blocks a destination from five sends; guardAt is when they are counted.
@@ -193,6 +195,7 @@ func TestRedisStoreKeys(t *testing.T) {
 			"otp:{+447400123456}:fail:staff":                                           "+447400123456",
 			"otp:{+447400123456}:lock:staff":                                           "+447400123456",
 			"otp:{+447400123456}:locks:staff":                                          "+447400123456",
+			"otp:{+447400123456}:device:login":                                         "+447400123456",
 			"otp:{lim:login}:mobile:+447400123456":                                     "lim:login",
 			"otp:{lim:login}:template:":                                                "lim:login",
 			s.keys.budgetDay(time.Now()):                                               "budget",
@@ -290,6 +293,14 @@ func storeCalls(s caddyotp.Store) map[string]error {
 		"GuardCount":   storetest.Second(g.GuardCount(ctx, "login", storetest.GuardKeysGB, false, exercisedGuard, time.Now())),
 		"GuardBlocked": storetest.Second(g.GuardBlocked(ctx, "login", storetest.GuardKeysGB)),
 		"GuardBlocks":  storetest.Second(g.GuardBlocks(ctx, "login")),
+		"PutDevice":    s.PutDevice(ctx, storetest.NewDevice("login", storetest.Mobile, 1, time.Now(), time.Hour)),
+		"Device": func() error {
+			_, _, err := s.Device(ctx, "login", storetest.Mobile, storetest.DeviceID(1), time.Now())
+			return err
+		}(),
+		"Devices":       storetest.Second(s.Devices(ctx, "login", storetest.Mobile, time.Now())),
+		"ForgetDevice":  s.ForgetDevice(ctx, "login", storetest.Mobile, storetest.DeviceID(1)),
+		"ForgetDevices": storetest.Second(s.ForgetDevices(ctx, "login", storetest.Mobile, time.Now())),
 	}
 }
 

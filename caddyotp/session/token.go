@@ -40,6 +40,7 @@ import (
 const (
 	KindSession   byte = 1
 	KindChallenge byte = 2
+	KindDevice    byte = 3
 )
 
 // MaxTokenLen bounds an encoded token; longer cookies are refused before decoding.

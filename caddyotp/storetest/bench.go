@@ -163,6 +163,29 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) caddyotp.Store) {
 			}
 		}
 	})
+	b.Run("Device", func(b *testing.B) {
+		// What a lapsed gate session with a device cookie costs: the device looked up in
+		// its realm and mobile, which hold a few others.
+		s := newStore(b)
+		ctx := context.Background()
+		now := time.Now()
+		const mobiles, perMobile = 100, 5
+		for m := range mobiles {
+			for n := range perMobile {
+				if err := s.PutDevice(ctx, NewDevice("t", BenchMobile(m), m*perMobile+n, now, 24*time.Hour)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			m := i % mobiles
+			_, ok, err := s.Device(ctx, "t", BenchMobile(m), DeviceID(m*perMobile+i%perMobile), now)
+			if err != nil || !ok {
+				b.Fatalf("expected the device on record, got %t (%v)", ok, err)
+			}
+		}
+	})
 	b.Run("DailyCounts30", func(b *testing.B) {
 		// sms-stats' default: 30 days, each with counts of a few countries
 		s := newStore(b)

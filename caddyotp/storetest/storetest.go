@@ -39,7 +39,7 @@ type storeCase struct {
 }
 
 // Run runs every case on a new store of newStore's, in parallel. The stores must keep the
-// pumping guard, which is part of caddyotp.Store.
+// pumping guard and the remembered devices, which are part of caddyotp.Store.
 func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 	t.Helper()
 	cases := []storeCase{
@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 	cases = append(cases, readerCases...)
 	cases = append(cases, statsCases...)
 	cases = append(cases, guardCases...)
+	cases = append(cases, deviceCases...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -1060,7 +1061,7 @@ func InvalidArguments(t *testing.T, s caddyotp.Store) {
 		"Revoke upper case":                s.RevokeSession(ctx, "ABCDEF0123456789ABCDEF0123456789", time.Now().Add(time.Hour)),
 		"Revoke not hex":                   s.RevokeSession(ctx, "g0000000000000000000000000000000", time.Now().Add(time.Hour)),
 		"Revoke until past":                s.RevokeSession(ctx, RevocationID(1), time.Now().Add(-time.Second)),
-		"Revoke until 14h":                 s.RevokeSession(ctx, RevocationID(1), time.Now().Add(14*time.Hour)),
+		"Revoke past MaxRevocation":        s.RevokeSession(ctx, RevocationID(1), time.Now().Add(caddyotp.MaxRevocation+time.Minute)),
 		"report without a message id":      reportErr(caddyotp.Report{Status: caddyotp.ReportDelivered}),
 		"report with a 257-byte id":        reportErr(caddyotp.Report{MessageID: strings.Repeat("m", 257), Status: caddyotp.ReportDelivered}),
 		"report without a status":          reportErr(caddyotp.Report{MessageID: "m-1"}),
@@ -1082,6 +1083,9 @@ func InvalidArguments(t *testing.T, s caddyotp.Store) {
 		"counts of 401 days":               Second(s.DailyCounts(ctx, "login", time.Now().Add(-caddyotp.MaxStatsDays*24*time.Hour), time.Now())),
 	}
 	for name, err := range guardInvalidCalls(s) {
+		calls[name] = err
+	}
+	for name, err := range deviceInvalidCalls(s) {
 		calls[name] = err
 	}
 	for name, err := range calls {

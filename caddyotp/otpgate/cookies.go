@@ -6,11 +6,6 @@ import (
 
 	"github.com/caddyotp/caddyotp/caddyotp"
 
-	"bytes"
-	"crypto/sha256"
-	"embed"
-	"encoding/base64"
-	"html/template"
 	"mime"
 	"net/http"
 	"net/url"
@@ -19,8 +14,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )
 
 // Cookie names. On HTTPS the __Host- prefix makes the browser insist on Secure, Path=/ and
@@ -28,6 +21,7 @@ import (
 const (
 	sessionCookie   = "otp_session"
 	challengeCookie = "otp_challenge"
+	deviceCookie    = "otp_device" // a remembered device (`remember`)
 	// The secure names, spelled out so the hot path does not build them per request.
 	hostSessionCookie   = "__Host-" + sessionCookie
 	hostChallengeCookie = "__Host-" + challengeCookie
@@ -73,26 +67,45 @@ func (g *Gate) cookieName(r *http.Request, base string) string {
 	return "__Host-" + base
 }
 
-// cookieValue finds a cookie without parsing all of them (this is on every gated request).
+// passedCookiesVar is the request variable in which a gate that lets a request through
+// keeps the Cookie header as the browser sent it, before it removed the gate's cookies for
+// the upstream: a later otp_gate on the same request (a stricter one on a sub-path, as in
+// Caddyfile.example) reads its cookies there. It holds tokens; only gates read it.
+const passedCookiesVar = "otp_gate_cookies"
+
+// cookieValue finds a cookie without parsing all of them (this is on every gated request):
+// in the Cookie header, else where a gate before this one kept it.
 func cookieValue(r *http.Request, name string) string {
-	for _, line := range r.Header["Cookie"] {
+	if v, ok := findCookie(r.Header["Cookie"], name); ok {
+		return v
+	}
+	if lines, ok := caddyhttp.GetVar(r.Context(), passedCookiesVar).([]string); ok {
+		v, _ := findCookie(lines, name)
+		return v
+	}
+	return ""
+}
+
+func findCookie(lines []string, name string) (string, bool) {
+	for _, line := range lines {
 		for len(line) > 0 {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
 			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
-				return part[len(name)+1:]
+				return part[len(name)+1:], true
 			}
 		}
 	}
-	return ""
+	return "", false
 }
 
-// removeCookies drops the named cookies from the Cookie header the upstream sees.
-func removeCookies(r *http.Request, names ...string) {
+// removeCookies drops the named cookies from the Cookie header the upstream sees, and
+// reports whether there were any.
+func removeCookies(r *http.Request, names ...string) bool {
 	lines := r.Header["Cookie"]
 	if len(lines) == 0 {
-		return
+		return false
 	}
 	var kept []string
 	changed := false
@@ -116,16 +129,17 @@ func removeCookies(r *http.Request, names ...string) {
 		}
 	}
 	if !changed {
-		return
+		return false
 	}
 	if len(kept) == 0 {
 		r.Header.Del("Cookie")
-		return
+		return true
 	}
 	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+	return true
 }
 
-// setCookie sets the gate cookie base (sessionCookie or challengeCookie) with the
+// setCookie sets the gate cookie base (sessionCookie, challengeCookie or deviceCookie) with the
 // attributes every gate cookie has; a negative maxAge clears it.
 func (g *Gate) setCookie(w http.ResponseWriter, r *http.Request, base, value string, maxAge int) {
 	secure := g.secureCookies(r)
@@ -155,7 +169,11 @@ func (g *Gate) setChallengeCookie(w http.ResponseWriter, r *http.Request, c sess
 	return nil
 }
 
-// clearCookie removes the gate cookie base (sessionCookie or challengeCookie).
+func (g *Gate) setDeviceCookie(w http.ResponseWriter, r *http.Request, token string, expires int64) {
+	g.setCookie(w, r, deviceCookie, token, int(expires-time.Now().Unix()))
+}
+
+// clearCookie removes the gate cookie base (sessionCookie, challengeCookie or deviceCookie).
 func (g *Gate) clearCookie(w http.ResponseWriter, r *http.Request, base string) {
 	g.setCookie(w, r, base, "", -1)
 }
@@ -221,87 +239,4 @@ var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 // normalizeHeaderName lower-cases a header name and reads '_' as '-'.
 func normalizeHeaderName(s string) string {
 	return strings.ToLower(strings.ReplaceAll(s, "_", "-"))
-}
-
-//go:embed pages/page.html pages/page.css
-var pageFiles embed.FS
-
-var (
-	pageTemplate = template.Must(template.ParseFS(pageFiles, "pages/page.html"))
-	pageCSS      = func() string { b, _ := pageFiles.ReadFile("pages/page.css"); return string(b) }()
-	// pageCSP allows exactly the inline stylesheet, by its hash, and posts to this site.
-	pageCSP = func() string {
-		sum := sha256.Sum256([]byte(pageCSS))
-		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
-			"'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-	}()
-)
-
-// page is what the page template shows.
-type page struct {
-	Step      string // mobile, identity, code, logout, unavailable
-	Title     string
-	Heading   string
-	Error     string
-	Notice    string
-	CSRF      string
-	Mobile    string
-	Masked    string
-	Length    int
-	CanResend bool
-	ResendIn  int
-	Identity  bool
-	CSS       template.CSS
-}
-
-// renderChallenge stores the challenge and shows its current step.
-func (g *Gate) renderChallenge(w http.ResponseWriter, r *http.Request, status int, c session.Challenge, now time.Time, msg pageMsg) error {
-	if err := g.setChallengeCookie(w, r, c); err != nil {
-		return err
-	}
-	p := page{Title: g.Title, Error: msg.Error, Notice: msg.Notice, CSRF: c.CSRF(), Mobile: msg.Mobile,
-		Length: g.tmpl.Length, Identity: g.User != ""}
-	switch {
-	case c.Mobile != "":
-		p.Step, p.Heading = "code", "Enter your code"
-		p.Masked = maskForPage(c.Mobile)
-		p.ResendIn = g.resendWait(c, now)
-		p.CanResend = p.ResendIn == 0
-	case g.User != "":
-		p.Step, p.Heading = "identity", "Confirm it's you"
-		mobile := g.Mobiles[g.currentUser(r)]
-		if mobile == "" {
-			mobile = g.app.DecoyMobile(g.currentUser(r))
-		}
-		p.Masked = maskForPage(mobile)
-	default:
-		p.Step, p.Heading = "mobile", "Sign in with your phone"
-	}
-	return g.render(w, r, status, p)
-}
-
-func maskForPage(e164 string) string {
-	n, err := phone.Parse(e164)
-	if err != nil {
-		return "+•• •••• ••••"
-	}
-	return n.MaskForPage()
-}
-
-func (g *Gate) render(w http.ResponseWriter, r *http.Request, status int, p page) error {
-	p.CSS = template.CSS(pageCSS)
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, p); err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
-	}
-	h := w.Header()
-	httpx.SetSecurityHeaders(h)
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	_, err := w.Write(buf.Bytes())
-	return err
 }
