@@ -207,6 +207,8 @@ func FuzzCaddyfile(f *testing.F) {
 		"{\nuser {http.auth.user.id}\nmobiles {\nalice +447400123456\n}\n}",
 		"{\nallow any\n}", "login extra", "{\n}", "}", "{", "\"", "`", "<<EOF\nx\nEOF", "import x", "{$OTP}", "{\n\tfoo\n}",
 		"limit ip 0 1h\nlimit prefix 50 1h\nlimit template 1000 24h", "length 99999999999999999999", "ttl -5m",
+		"message fr \"{code} est votre code.\"\nmessage pt-BR \"{code}\"\ntest_number +447400000001 123456",
+		"/admin/* login {\nallow any\nremember 30d\nmax_age 5m\nlang fr\npage /tmp/p.html\nmobile {http.request.header.X-Auth-Phone}\n}",
 	} {
 		for frame := range caddyfileFuzzFrames {
 			f.Add(uint8(frame), s)
