@@ -15,8 +15,11 @@ import (
 
 	// Senders: otp.senders.*
 	_ "github.com/caddyotp/caddyotp/caddyotp/eumsender"
+	_ "github.com/caddyotp/caddyotp/caddyotp/failoversender"
+	_ "github.com/caddyotp/caddyotp/caddyotp/httpsender"
 	_ "github.com/caddyotp/caddyotp/caddyotp/logsender"
 	_ "github.com/caddyotp/caddyotp/caddyotp/snssender"
+	_ "github.com/caddyotp/caddyotp/caddyotp/twiliosender"
 
 	// Delivery report readers: otp.reports.*
 	_ "github.com/caddyotp/caddyotp/caddyotp/logsreports"

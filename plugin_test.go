@@ -14,7 +14,7 @@ func TestModules(t *testing.T) {
 	want := []string{
 		"http.handlers.otp_api", "http.handlers.otp_dashboard", "http.handlers.otp_gate", "otp",
 		"otp.reports.cloudwatch_logs", "otp.reports.sqs",
-		"otp.senders.eum", "otp.senders.log", "otp.senders.sns",
+		"otp.senders.eum", "otp.senders.failover", "otp.senders.http", "otp.senders.log", "otp.senders.sns", "otp.senders.twilio",
 		"otp.stores.memory", "otp.stores.redis",
 	}
 	var got []string

@@ -4,13 +4,14 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
-	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
-	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/caddyotp/caddyotp/caddyotp/internal/caddyfilex"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/otpcode"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/phone"
 )
 
 func init() {

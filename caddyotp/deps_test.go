@@ -18,11 +18,12 @@ func TestHostImportsNoGuest(t *testing.T) {
 		t.Fatalf("expected the host's dependency list, got %q", out)
 	}
 	forbidden := []string{
-		"github.com/aws/", "github.com/redis/",
+		"github.com/aws/", "github.com/redis/", "github.com/twilio/",
 		"github.com/caddyotp/caddyotp/caddyotp/memorystore", "github.com/caddyotp/caddyotp/caddyotp/redisstore",
 		"github.com/caddyotp/caddyotp/caddyotp/logsender", "github.com/caddyotp/caddyotp/caddyotp/snssender",
 		"github.com/caddyotp/caddyotp/caddyotp/eumsender", "github.com/caddyotp/caddyotp/caddyotp/sqsreports",
-		"github.com/caddyotp/caddyotp/caddyotp/logsreports",
+		"github.com/caddyotp/caddyotp/caddyotp/logsreports", "github.com/caddyotp/caddyotp/caddyotp/httpsender",
+		"github.com/caddyotp/caddyotp/caddyotp/twiliosender", "github.com/caddyotp/caddyotp/caddyotp/failoversender",
 		"github.com/caddyotp/caddyotp/caddyotp/otpgate", "github.com/caddyotp/caddyotp/caddyotp/otpapi",
 		"github.com/caddyotp/caddyotp/caddyotp/otpdashboard",
 	}

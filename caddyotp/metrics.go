@@ -10,11 +10,11 @@ import (
 // metrics are the app's Prometheus series in Caddy's registry. Labels are small fixed sets:
 // template names, ISO countries, outcomes and limit kinds; never a mobile or an IP.
 type metrics struct {
-	sends          *prometheus.CounterVec   // template, country, outcome (sent|failed|unknown)
+	sends          *prometheus.CounterVec   // template, country, outcome (sent|failed|unknown), provider
 	verifications  *prometheus.CounterVec   // template, country, outcome
 	limitHits      *prometheus.CounterVec   // template, kind
 	lockouts       *prometheus.CounterVec   // template
-	providerErrors *prometheus.CounterVec   // template, kind (retryable|permanent)
+	providerErrors *prometheus.CounterVec   // template, kind (retryable|permanent), provider
 	spend          *prometheus.CounterVec   // template, country
 	sendDuration   *prometheus.HistogramVec // template
 	reports        *prometheus.CounterVec   // template, country, status (delivered|failed)
@@ -27,8 +27,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	const ns, sub = "caddy", "otp"
 	m := &metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "sms_sends_total", Help: "SMS send attempts by template, destination country and outcome (sent, failed, unknown: no answer, may be billed)."},
-			[]string{"template", "country", "outcome"}),
+			Name: "sms_sends_total", Help: "SMS send attempts by template, destination country, outcome (sent, failed, unknown: no answer, may be billed) and provider (the sender, or the failover route, that made the attempt)."},
+			[]string{"template", "country", "outcome", "provider"}),
 		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "verifications_total", Help: "Code checks by template, country of the mobile and outcome; verified against sms_sends_total by country shows SMS pumping."},
 			[]string{"template", "country", "outcome"}),
@@ -39,8 +39,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "lockouts_total", Help: "Mobiles locked after a run of wrong codes, by template."},
 			[]string{"template"}),
 		providerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "provider_errors_total", Help: "Failed send attempts at the provider, by template and kind (retryable, permanent)."},
-			[]string{"template", "kind"}),
+			Name: "provider_errors_total", Help: "Failed send attempts at the provider, by template, kind (retryable, permanent) and provider."},
+			[]string{"template", "kind", "provider"}),
 		spend: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "spend_usd_total", Help: "Estimated SMS spend in USD by template and destination country."},
 			[]string{"template", "country"}),
@@ -52,7 +52,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Name: "sms_reports_total", Help: "Delivery reports applied to the ledger, by template, destination country and status (delivered, failed)."},
 			[]string{"template", "country", "status"}),
 		billed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "billed_usd_total", Help: "SMS spend in USD as the provider's delivery reports billed it, by template and destination country."},
+			Name: "billed_usd_total", Help: "SMS spend in USD as the provider billed it (in a delivery report, or in its answer to the send), by template and destination country."},
 			[]string{"template", "country"}),
 		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "sms_feedback_total", Help: "Used codes told to the provider (End User Messaging's message feedback), by provider."},

@@ -19,6 +19,57 @@ type Sender interface {
 	Send(ctx context.Context, msg SMS) (messageID string, err error)
 }
 
+// PricedSender is a Sender whose provider may say in its answer what the SMS cost (the
+// http sender's price_field, Twilio's price): the service then records the ledger entry's
+// billed price at once and moves the budget by billed − estimate, as a delivery report
+// would.
+type PricedSender interface {
+	Sender
+	// SendPriced is Send, with the provider's price when its answer had one.
+	SendPriced(ctx context.Context, msg SMS) (Receipt, error)
+}
+
+// Receipt is a provider's answer to a send that worked.
+type Receipt struct {
+	MessageID string
+	// BilledUSD is what the provider says the whole message cost, all parts together; it
+	// counts only with HasPrice.
+	BilledUSD float64
+	HasPrice  bool
+}
+
+// Router is a Sender made of other senders, such as otp.senders.failover. The service asks
+// it which senders to try, in order, and makes one attempt at each in turn, every attempt
+// through the budget and the ledger under its route's provider name: a definite failure
+// moves on to the next route; a failure that may have been sent stops (FailsOver).
+type Router interface {
+	Sender
+	// Routes returns the senders to try now, in order; never empty.
+	Routes(now time.Time) []Route
+	// Record tells the router how an attempt at the route named provider went: nil when
+	// the SMS was sent.
+	Record(provider string, err error, now time.Time)
+}
+
+// Route is one sender a Router offers.
+type Route struct {
+	Provider string // its name in the ledger and the metrics: "sns", "twilio", "http#2"
+	Sender   Sender
+}
+
+// FailsOver reports whether, after the failed attempt err, another provider may be tried:
+// only when the failure was definite, so that nothing may have been sent or billed.
+func FailsOver(err error) bool { return !maybeDelivered(err) }
+
+// sendOnce makes one attempt at s, with the price when s can tell it.
+func sendOnce(ctx context.Context, s Sender, msg SMS) (Receipt, error) {
+	if ps, ok := s.(PricedSender); ok {
+		return ps.SendPriced(ctx, msg)
+	}
+	id, err := s.Send(ctx, msg)
+	return Receipt{MessageID: id}, err
+}
+
 // SMS is one message to send.
 type SMS struct {
 	To                string  // E.164

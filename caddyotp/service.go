@@ -202,19 +202,29 @@ func (a *App) storeTest(ctx context.Context, t *Template, key CodeKey, num phone
 	return SendResult{MessageID: id, Mobile: num.E164, ExpiresIn: time.Duration(t.TTL)}, nil
 }
 
-// deliver makes at most maxSendAttempts provider calls inside the send timeout. Every
-// attempt reserves the budget and, after the first, takes the limits again, since a retried
-// Publish may bill a second SMS. Every attempt goes to the ledger.
+// deliver makes the provider attempts of one send inside the send timeout. With one sender,
+// at most maxSendAttempts, the second only after a retryable failure; it takes the limits
+// again, since a retried attempt may bill a second SMS. With a Router (failover), one
+// attempt per route in turn, the next only after a definite failure. Every attempt
+// reserves the budget and goes to the ledger under its provider's name.
 func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SMS, parts int, price float64, clientIP string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.SendTimeout))
 	defer cancel()
 	start := time.Now()
 	defer func() { a.metrics.sendDuration.WithLabelValues(t.name).Observe(time.Since(start).Seconds()) }()
 
+	router, failover := a.sender.(Router)
+	routes := []Route{{Provider: a.provider, Sender: a.sender}}
+	if failover {
+		routes = router.Routes(start)
+	}
 	micro := toMicroUSD(price)
 	var lastErr error
-	for attempt := 1; attempt <= maxSendAttempts; attempt++ {
-		if attempt > 1 {
+	for attempt := 1; ; attempt++ {
+		route := routes[0]
+		if failover {
+			route = routes[attempt-1]
+		} else if attempt > 1 {
 			select {
 			case <-time.After(retryBackoff):
 			case <-ctx.Done():
@@ -239,47 +249,86 @@ func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SM
 			return "", a.sendFailed(lastErr)
 		}
 
-		id, err := a.sender.Send(ctx, sms)
-		entry := LedgerEntry{Time: at.UTC(), Template: t.name, Provider: a.provider, MessageID: id, Mobile: num.Mask(),
-			Country: num.Country, Parts: parts, PriceUSD: price, Status: statusSent}
-		if err != nil {
-			entry.Status, entry.Error = statusFailed, providerCode(err)
-			if maybeDelivered(err) {
-				// The request went out and no answer came back: the SMS may be on its way
-				// and billed. Keep the reservation and count the spend; a budget that
-				// forgot it would not be a hard stop.
-				entry.Status = statusUnknown
-			} else {
-				entry.PriceUSD = 0
-				if rerr := a.store.ReleaseBudget(context.WithoutCancel(ctx), at, micro); rerr != nil {
-					a.logger.Error("releasing a budget reservation", zap.Error(rerr))
-				}
-			}
-			kind := "permanent"
-			if retryable(err) {
-				kind = "retryable"
-			}
-			a.metrics.providerErrors.WithLabelValues(t.name, kind).Inc()
-			a.logger.Warn("sms send failed", zap.String("template", t.name), zap.String("mobile", num.Mask()),
-				zap.Int("attempt", attempt), zap.String("error_code", entry.Error), zap.String("status", entry.Status),
-				zap.Error(err))
+		receipt, err := sendOnce(ctx, route.Sender, sms)
+		if failover {
+			router.Record(route.Provider, err, time.Now())
 		}
-		a.metrics.sends.WithLabelValues(t.name, num.Country, entry.Status).Inc()
-		if entry.PriceUSD > 0 {
-			a.metrics.spend.WithLabelValues(t.name, num.Country).Add(entry.PriceUSD)
-		}
+		entry := a.attemptEntry(ctx, t, num, route.Provider, at, receipt, err, parts, price, micro, attempt)
 		if lerr := a.store.AppendLedger(context.WithoutCancel(ctx), entry); lerr != nil {
-			a.logger.Error("recording the sms in the ledger", zap.String("message_id", id), zap.Error(lerr))
+			a.logger.Error("recording the sms in the ledger", zap.String("message_id", entry.MessageID), zap.Error(lerr))
 		}
 		if err == nil {
-			return id, nil
+			return receipt.MessageID, nil
 		}
 		lastErr = err
-		if !retryable(err) || ctx.Err() != nil {
+		more := retryable(err) && attempt < maxSendAttempts
+		if failover {
+			more = FailsOver(err) && attempt < len(routes)
+		}
+		if !more || ctx.Err() != nil {
 			break
 		}
 	}
 	return "", a.sendFailed(lastErr)
+}
+
+// attemptEntry is the ledger entry of one attempt at provider, reserved micro at at. It
+// settles the attempt's budget and metrics: a definite failure gives the reservation back;
+// one that may have been sent keeps it ("unknown"); a price in the provider's answer
+// becomes the entry's billed price and moves the budget by billed − estimate.
+func (a *App) attemptEntry(ctx context.Context, t *Template, num phone.Number, provider string, at time.Time, receipt Receipt,
+	err error, parts int, price float64, micro int64, attempt int) LedgerEntry {
+	entry := LedgerEntry{Time: at.UTC(), Template: t.name, Provider: provider, MessageID: receipt.MessageID, Mobile: num.Mask(),
+		Country: num.Country, Parts: parts, PriceUSD: price, Status: statusSent}
+	settle := context.WithoutCancel(ctx)
+	switch {
+	case err == nil && receipt.HasPrice:
+		billed := receipt.BilledUSD
+		entry.BilledUSD = &billed
+		a.moveBudget(settle, at, ToMicroUSD(billed)-micro)
+		a.metrics.billed.WithLabelValues(t.name, num.Country).Add(billed)
+	case err != nil:
+		entry.Status, entry.Error = statusFailed, providerCode(err)
+		if maybeDelivered(err) {
+			// The request went out and no answer came back: the SMS may be on its way
+			// and billed. Keep the reservation and count the spend; a budget that
+			// forgot it would not be a hard stop.
+			entry.Status = statusUnknown
+		} else {
+			entry.PriceUSD = 0
+			if rerr := a.store.ReleaseBudget(settle, at, micro); rerr != nil {
+				a.logger.Error("releasing a budget reservation", zap.Error(rerr))
+			}
+		}
+		kind := "permanent"
+		if retryable(err) {
+			kind = "retryable"
+		}
+		a.metrics.providerErrors.WithLabelValues(t.name, kind, provider).Inc()
+		a.logger.Warn("sms send failed", zap.String("template", t.name), zap.String("mobile", num.Mask()),
+			zap.String("provider", provider), zap.Int("attempt", attempt), zap.String("error_code", entry.Error),
+			zap.String("status", entry.Status), zap.Error(err))
+	}
+	a.metrics.sends.WithLabelValues(t.name, num.Country, entry.Status, provider).Inc()
+	if entry.PriceUSD > 0 {
+		a.metrics.spend.WithLabelValues(t.name, num.Country).Add(entry.PriceUSD)
+	}
+	return entry
+}
+
+// moveBudget moves the spend of at's day and month by delta micro-USD: a price the provider
+// told at once, against the estimate reserved. It is spent already, so no cap applies.
+func (a *App) moveBudget(ctx context.Context, at time.Time, delta int64) {
+	var err error
+	switch {
+	case delta > 0:
+		_, err = a.store.ReserveBudget(ctx, at, delta, BudgetCaps{})
+	case delta < 0:
+		err = a.store.ReleaseBudget(ctx, at, -delta)
+	}
+	if err != nil {
+		a.logger.Error("correcting the budget to the provider's price", zap.Int64("micro_usd", delta), zap.Error(err))
+	}
 }
 
 func (a *App) sendFailed(err error) *Error {

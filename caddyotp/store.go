@@ -62,7 +62,9 @@ type Store interface {
 	// newest entries only (at least 10,000 a template). In the same atomic step, an entry
 	// whose Status is "sent" or "unknown" (an SMS that left) adds one to Sent and its
 	// PriceUSD to EstimatedMicroUSD in the daily counts of its template, UTC day (of Time)
-	// and StatsCountry(Country).
+	// and StatsCountry(Country); an entry that comes with BilledUSD (its provider told the
+	// price in the answer to the send) adds that to BilledMicroUSD too. The entry keeps
+	// BilledUSD as RecentLedger returns it, with no report taken.
 	AppendLedger(ctx context.Context, e LedgerEntry) error
 
 	// RecentLedger returns the template's newest ledger entries, newest first, at most n,
@@ -71,10 +73,10 @@ type Store interface {
 
 	// ApplyReport gives the entry of r.MessageID in the template's ledger the report r, once:
 	// the entry takes Status, BilledUSD (when r.HasPrice), Carrier and ReportedAt (r.At), and
-	// the spend of the entry's UTC day and month moves by billed − the entry's PriceUSD
-	// (never below zero; a period no longer kept is not corrected). In the step that marks
-	// the entry, the daily counts of the entry's day and country add one to Delivered or
-	// Failed and, with a price, the billed amount to BilledMicroUSD. It answers
+	// the spend of the entry's UTC day and month moves by ReportCorrection (never below
+	// zero; a period no longer kept is not corrected). In the step that marks the entry,
+	// the daily counts of the entry's day and country add one to Delivered or Failed and
+	// BilledCorrection to BilledMicroUSD. It answers
 	// ReportDuplicate, changing nothing, when the entry has taken a report before, and
 	// ReportUnknown when no entry kept has that id. With ReportApplied it returns the entry
 	// as it now is. r passed CheckReport.

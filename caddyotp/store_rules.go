@@ -191,12 +191,34 @@ func CheckCursorName(name string) error {
 func ToMicroUSD(usd float64) int64 { return int64(math.Round(usd * 1e6)) }
 
 // ReportCorrection is the micro-USD by which applying a report moves the budget of its
-// entry: the billed price less the estimate, or 0 when the report carries no price.
+// entry: the billed price less what the entry counted until then (the price its provider
+// told at the send, else the estimate), or 0 when the report carries no price.
 func ReportCorrection(e LedgerEntry, r Report) int64 {
 	if !r.HasPrice {
 		return 0
 	}
-	return ToMicroUSD(r.BilledUSD) - ToMicroUSD(e.PriceUSD)
+	return ToMicroUSD(r.BilledUSD) - ToMicroUSD(countedUSD(e))
+}
+
+// BilledCorrection is the micro-USD by which applying a report moves BilledMicroUSD in the
+// daily counts of its entry: the billed price less the price its provider told at the
+// send (counted then), or 0 when the report carries no price.
+func BilledCorrection(e LedgerEntry, r Report) int64 {
+	if !r.HasPrice {
+		return 0
+	}
+	if e.BilledUSD == nil {
+		return ToMicroUSD(r.BilledUSD)
+	}
+	return ToMicroUSD(r.BilledUSD) - ToMicroUSD(*e.BilledUSD)
+}
+
+// countedUSD is what the budget counts for e: its billed price when known, else its estimate.
+func countedUSD(e LedgerEntry) float64 {
+	if e.BilledUSD != nil {
+		return *e.BilledUSD
+	}
+	return e.PriceUSD
 }
 
 // ReportedEntry is e after taking r, as ApplyReport returns it and RecentLedger shows it.

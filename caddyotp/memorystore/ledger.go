@@ -7,8 +7,9 @@ import (
 	"github.com/caddyotp/caddyotp/caddyotp"
 )
 
-// AppendLedger implements Store. An SMS that left is counted in the same step (a full
-// store drops the count, never the entry).
+// AppendLedger implements Store. An SMS that left is counted in the same step, with the
+// price its provider told at the send, if any (a full store drops the count, never the
+// entry).
 func (s *MemoryStore) AppendLedger(_ context.Context, e caddyotp.LedgerEntry) error {
 	st, now := s.enter()
 	defer st.mu.Unlock()
@@ -20,8 +21,11 @@ func (s *MemoryStore) AppendLedger(_ context.Context, e caddyotp.LedgerEntry) er
 	e.Time = e.Time.Round(0) // no monotonic reading, as a shared store would give it back
 	r.add(detached(e))
 	if caddyotp.CountsSend(e) {
-		s.countBeside(st, e.Template, e.Time, caddyotp.StatsCountry(e.Country),
-			caddyotp.DailyCount{Sent: 1, EstimatedMicroUSD: caddyotp.ToMicroUSD(e.PriceUSD)}, now)
+		add := caddyotp.DailyCount{Sent: 1, EstimatedMicroUSD: caddyotp.ToMicroUSD(e.PriceUSD)}
+		if e.BilledUSD != nil {
+			add.BilledMicroUSD = caddyotp.ToMicroUSD(*e.BilledUSD)
+		}
+		s.countBeside(st, e.Template, e.Time, caddyotp.StatsCountry(e.Country), add, now)
 	}
 	return nil
 }
@@ -63,22 +67,20 @@ func (s *MemoryStore) ApplyReport(_ context.Context, template string, r caddyotp
 	slot.entry = caddyotp.ReportedEntry(before, r)
 	slot.reported = true
 	st.correctBudget(before.Time, caddyotp.ReportCorrection(before, r), now)
-	s.countBeside(st, template, before.Time, caddyotp.StatsCountry(before.Country), reportCount(r), now)
+	s.countBeside(st, template, before.Time, caddyotp.StatsCountry(before.Country), reportCount(before, r), now)
 	return caddyotp.ReportApplied, detached(slot.entry), nil
 }
 
-// reportCount is what a report adds to the daily counts: a delivered or a failed SMS and,
-// with a price, what it billed.
-func reportCount(r caddyotp.Report) caddyotp.DailyCount {
+// reportCount is what r adds to the daily counts of e: a delivered or a failed SMS and,
+// with a price, what it billed beyond the price counted at the send.
+func reportCount(e caddyotp.LedgerEntry, r caddyotp.Report) caddyotp.DailyCount {
 	var c caddyotp.DailyCount
 	if r.Status == caddyotp.ReportDelivered {
 		c.Delivered = 1
 	} else {
 		c.Failed = 1
 	}
-	if r.HasPrice {
-		c.BilledMicroUSD = caddyotp.ToMicroUSD(r.BilledUSD)
-	}
+	c.BilledMicroUSD = caddyotp.BilledCorrection(e, r)
 	return c
 }
 

@@ -73,7 +73,9 @@ func (k redisKeys) budgetMonth(at time.Time) string {
 }
 
 // ledger is the template's SMS ledger, a stream: each entry has the field e (the entry as
-// JSON) and, when the send has a message id, m (that id).
+// JSON) and, when the send has a message id, m (that id), d and c (the day and country its
+// counts go to) and, when its provider told the price at the send, b (that price in
+// micro-USD).
 func (k redisKeys) ledger(template string) string {
 	return k.prefix + "{ledger:" + template + "}"
 }

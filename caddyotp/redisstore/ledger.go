@@ -13,20 +13,25 @@ import (
 )
 
 // AppendLedger implements Store: append_ledger.lua writes the entry and, for an SMS that
-// left, its count.
+// left, its count, with the price its provider told at the send, if any. That price also
+// goes on the stream beside the entry, for apply_report.lua's correction.
 func (s *RedisStore) AppendLedger(ctx context.Context, e caddyotp.LedgerEntry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding ledger entry: %w", err)
 	}
-	date, counted := caddyotp.StatsDate(e.Time), 0
+	date, counted, billed := caddyotp.StatsDate(e.Time), 0, ""
 	if caddyotp.CountsSend(e) {
 		counted = 1
+	}
+	if e.BilledUSD != nil {
+		billed = strconv.FormatInt(caddyotp.ToMicroUSD(*e.BilledUSD), 10)
 	}
 	keys := append(s.ledgerKeys(e.Template), s.keys.statsDay(e.Template, date))
 	err = appendLedgerScript.Run(ctx, s.client, keys,
 		b, e.MessageID, caddyotp.LedgerKeep, millis(caddyotp.LedgerTTL),
-		date, caddyotp.StatsCountry(e.Country), counted, caddyotp.ToMicroUSD(e.PriceUSD), millis(caddyotp.StatsTTL)).Err()
+		date, caddyotp.StatsCountry(e.Country), counted, caddyotp.ToMicroUSD(e.PriceUSD), millis(caddyotp.StatsTTL),
+		billed).Err()
 	if err != nil {
 		return unavailable("append_ledger", err)
 	}
@@ -71,7 +76,8 @@ func (s *RedisStore) RecentLedger(ctx context.Context, template string, n int) (
 }
 
 // ApplyReport implements Store in two steps: apply_report.lua marks the entry and counts
-// the report in the ledger's slot, then correct_budget.lua corrects the budget in the
+// the report in the ledger's slot (the billed price less the one the entry's send counted,
+// caddyotp.BilledCorrection), then correct_budget.lua corrects the budget in the
 // {budget} slot. When the second step fails the correction is logged and lost, never
 // applied twice: the report counts as applied.
 func (s *RedisStore) ApplyReport(ctx context.Context, template string, r caddyotp.Report) (caddyotp.ReportOutcome, caddyotp.LedgerEntry, error) {

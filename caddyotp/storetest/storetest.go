@@ -74,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T) caddyotp.Store) {
 		{"revocation to two watchers", testRevocationTwoWatchers},
 	}
 	cases = append(cases, reportCases...)
+	cases = append(cases, billedCases...)
 	cases = append(cases, readerCases...)
 	cases = append(cases, statsCases...)
 	cases = append(cases, guardCases...)

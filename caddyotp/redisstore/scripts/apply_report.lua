@@ -6,6 +6,8 @@
 -- a ledger that has none), ARGV[4] the start of the template's daily counts' keys (with
 -- the ledger's tag), ARGV[5] the counter of the report's status (delivered or failed),
 -- ARGV[6] the billed price in micro-USD ('' for none), ARGV[7] the counts' TTL in ms
+-- The billed counter moves by the report's price less the price billed at the send (the
+-- entry's b, none before a send told one): caddyotp.BilledCorrection.
 -- Returns {0} unknown (no entry kept has the id), {1} duplicate (the entry has taken a
 -- report before; nothing changed), or {2, the entry as JSON} applied.
 
@@ -33,7 +35,7 @@ end
 redis.call('PEXPIRE', reports, ttl)
 
 local fields = found[1][2]
-local entry, date, country = '', nil, nil
+local entry, date, country, billedAtSend = '', nil, nil, 0
 for i = 1, #fields, 2 do
   if fields[i] == 'e' then
     entry = fields[i + 1]
@@ -41,6 +43,8 @@ for i = 1, #fields, 2 do
     date = fields[i + 1]
   elseif fields[i] == 'c' then
     country = fields[i + 1]
+  elseif fields[i] == 'b' then
+    billedAtSend = tonumber(fields[i + 1])
   end
 end
 
@@ -51,7 +55,7 @@ if date and country then
   local day = ARGV[4] .. date
   redis.call('HINCRBY', day, country .. ':' .. ARGV[5], 1)
   if ARGV[6] ~= '' then
-    redis.call('HINCRBY', day, country .. ':billed', ARGV[6])
+    redis.call('HINCRBY', day, country .. ':billed', tonumber(ARGV[6]) - billedAtSend)
   end
   redis.call('PEXPIRE', day, ARGV[7])
 end
