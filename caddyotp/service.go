@@ -216,7 +216,9 @@ func (a *App) deliver(ctx context.Context, t *Template, num phone.Number, sms SM
 	router, failover := a.sender.(Router)
 	routes := []Route{{Provider: a.provider, Sender: a.sender}}
 	if failover {
-		routes = router.Routes(start)
+		if routes = router.Routes(start); len(routes) == 0 {
+			return "", a.sendFailed(&SendError{Code: "NoRoute", Err: errors.New("the failover offered no sender")})
+		}
 	}
 	micro := toMicroUSD(price)
 	var lastErr error

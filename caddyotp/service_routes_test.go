@@ -174,3 +174,16 @@ func TestSendPriced(t *testing.T) {
 		})
 	}
 }
+
+// TestSendNoRoute: a Router that offers no sender fails the send before the budget.
+func TestSendNoRoute(t *testing.T) {
+	app, spy := newSpyApp(t, &caddyotp.Template{Message: "{code}"})
+	app.SetSenderForTest(&fakeRouter{})
+	_, err := app.Send(context.Background(), caddyotp.SendRequest{Template: app.Template("login"), Mobile: "+447400123456"})
+	if e, ok := err.(*caddyotp.Error); !ok || e.Code != caddyotp.CodeSendFailed {
+		t.Fatalf("expected send_failed, got %v", err)
+	}
+	if got := spy.reserves.Load(); got != 0 {
+		t.Errorf("expected no budget reservation, got %d", got)
+	}
+}

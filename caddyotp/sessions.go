@@ -107,14 +107,15 @@ func (sm *sessionManager) revoke(id string, until time.Time) {
 // realm and mobile made after it was issued.
 func (sm *sessionManager) isRevoked(c *sessionClaims) bool {
 	sm.mu.RLock()
-	defer sm.mu.RUnlock()
-	if _, ok := sm.revoked[c.ID]; ok {
-		return true
+	_, revoked := sm.revoked[c.ID]
+	sm.mu.RUnlock()
+	if revoked || sm.mobileKeys.Load() == 0 {
+		return revoked
 	}
-	if sm.mobileKeys.Load() == 0 {
-		return false
-	}
-	until, ok := sm.revoked[mobileKey(c.Realm, c.Mobile)]
+	key := mobileKey(c.Realm, c.Mobile) // hashed outside the lock
+	sm.mu.RLock()
+	until, ok := sm.revoked[key]
+	sm.mu.RUnlock()
 	return ok && c.Issued <= until-int64(MaxSessionLife/time.Second)
 }
 
