@@ -4,17 +4,44 @@ package testnet
 import (
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 )
 
-// TryFreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// given holds every port this process has handed out. The kernel may hand the same free
+// port to two listens in a row once the first is closed, and two servers told the same
+// port fail in ways that look like anything but a test helper's fault (Caddy: "ambiguous
+// site definition"). A port is handed out at most once per process.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// TryFreePort returns a TCP port on 127.0.0.1 that was free a moment ago and that this
+// process has not handed out before.
 func TryFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	given.Lock()
+	defer given.Unlock()
+	// Keep the ports already given open while asking again, so the kernel moves on.
+	for range 64 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		held = append(held, l)
+		port := l.Addr().(*net.TCPAddr).Port
+		if !given.ports[port] {
+			given.ports[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no loopback port this process has not handed out already after 64 tries")
 }
 
 // FreePort is TryFreePort that fails the test on error.
