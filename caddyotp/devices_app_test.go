@@ -12,7 +12,7 @@ import (
 func healthyApp(t *testing.T) *caddyotp.App {
 	t.Helper()
 	app := apptest.Start(t, &caddyotp.App{})
-	for deadline := time.Now().Add(2 * time.Second); !app.SessionsHealthy(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Second); !app.SessionsHealthy(context.Background()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("expected the revocation feed to turn healthy within 2s")
 		}

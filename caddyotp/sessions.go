@@ -44,23 +44,38 @@ type sessionManager struct {
 	// session check skips hashing its realm and mobile.
 	mobileKeys atomic.Int64
 	healthy    atomic.Bool // the revocation feed is complete
-	cancel     context.CancelFunc
-	done       chan struct{}
+	// reported is closed when the feed first reports its health after start, and
+	// startedAt is when start was called: see healthyAt.
+	reported  chan struct{}
+	startedAt atomic.Int64 // unix nanoseconds; 0 before start
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
+
+// FeedStartWait is how long after its app started a session check waits for the revocation
+// feed's first report, rather than answer 503 at once. Caddy starts its apps in no set order
+// and serves a reloaded config's requests as soon as its HTTP app is up, so without the wait
+// the first requests after each start or reload could meet "unavailable" while the feed is
+// still reading the revocations in force.
+const FeedStartWait = 3 * time.Second
 
 var errSessionInvalid = errors.New("no valid session")
 
 func newSessionManager(secrets [][]byte) *sessionManager {
-	return &sessionManager{keys: session.NewKeyring(secrets...), revoked: make(map[[16]byte]int64)}
+	return &sessionManager{keys: session.NewKeyring(secrets...), revoked: make(map[[16]byte]int64),
+		reported: make(chan struct{})}
 }
 
 // start follows the store's revocations until stop.
 func (sm *sessionManager) start(store Store, logger *zap.Logger) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sm.cancel, sm.done = cancel, make(chan struct{})
+	sm.startedAt.Store(time.Now().UnixNano())
+	var first sync.Once
 	go func() {
 		defer close(sm.done)
 		store.WatchRevocations(ctx, sm.revoke, func(ok bool) {
+			defer first.Do(func() { close(sm.reported) })
 			if sm.healthy.Swap(ok) != ok {
 				if ok {
 					logger.Info("session revocation feed is up")
@@ -202,9 +217,38 @@ func (sm *sessionManager) openChallenge(token, realm string, now time.Time) (cha
 	return c, nil
 }
 
+// healthyAt reports whether the feed is complete. Within FeedStartWait of start, before the
+// feed's first report, it waits for that report (or for ctx to end).
+func (sm *sessionManager) healthyAt(ctx context.Context) bool {
+	select {
+	case <-sm.reported:
+		return sm.healthy.Load()
+	default:
+	}
+	started := sm.startedAt.Load()
+	if started == 0 {
+		return false // never started
+	}
+	wait := time.Until(time.Unix(0, started).Add(FeedStartWait))
+	if wait <= 0 {
+		return sm.healthy.Load()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-sm.reported:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return sm.healthy.Load()
+}
+
 // SessionsHealthy reports whether the store's revocation feed is complete, so that a
-// session check can trust it; while it is not, a gate answers 503 to requests with a session.
-func (a *App) SessionsHealthy() bool { return a.sessions.healthy.Load() }
+// session check can trust it; while it is not, a gate answers 503 to requests with a
+// session. In the first moments after the app started (at most FeedStartWait), before the
+// feed's first report, it waits for that report, so that a start or a reload shows no one
+// "unavailable"; it waits no longer than ctx.
+func (a *App) SessionsHealthy(ctx context.Context) bool { return a.sessions.healthyAt(ctx) }
 
 // MintSession makes a new session for realm (a template's name), user ("" without a first
 // factor) and mobile, good for life from now, and returns its token. A code was verified

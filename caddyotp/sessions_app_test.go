@@ -13,7 +13,7 @@ import (
 // CheckSession at once on this instance.
 func TestAppRevokeSession(t *testing.T) {
 	app := apptest.Start(t, &caddyotp.App{})
-	for deadline := time.Now().Add(2 * time.Second); !app.SessionsHealthy(); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(2 * time.Second); !app.SessionsHealthy(context.Background()); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("expected the revocation feed to turn healthy within 2s")
 		}

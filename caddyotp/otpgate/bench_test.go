@@ -1,17 +1,17 @@
 package otpgate
 
 import (
-	"go.uber.org/zap"
-
-	"github.com/caddyotp/caddyotp/caddyotp"
-	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
-
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddyotp/caddyotp/caddyotp"
+	"github.com/caddyotp/caddyotp/caddyotp/internal/apptest"
 )
 
 // newBenchGate provisions an app (memory store, log sender) and a gate outside a running
@@ -29,7 +29,7 @@ func newBenchGate(tb testing.TB) (*Gate, *caddyotp.App) {
 	}
 	// The memory store's revocation feed reports healthy as soon as it is followed.
 	deadline := time.Now().Add(2 * time.Second)
-	for !app.SessionsHealthy() && time.Now().Before(deadline) {
+	for !app.SessionsHealthy(context.Background()) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	return g, app

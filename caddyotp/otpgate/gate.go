@@ -271,7 +271,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 
 	token := cookieValue(r, g.cookieName(r, sessionCookie))
 	if token != "" {
-		if !g.app.SessionsHealthy() {
+		if !g.app.SessionsHealthy(r.Context()) {
 			return g.unavailable(w, r, errors.New("session revocation feed is down"))
 		}
 		c, err := g.app.CheckSession(token, g.tmpl.Name(), now, time.Duration(g.Idle), time.Duration(g.Session))

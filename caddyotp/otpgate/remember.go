@@ -51,7 +51,7 @@ func (g *Gate) renewFromDevice(w http.ResponseWriter, r *http.Request, now time.
 	if !ok {
 		return session.Session{}, false, nil
 	}
-	if !g.app.SessionsHealthy() {
+	if !g.app.SessionsHealthy(r.Context()) {
 		return session.Session{}, false, errFeedDown
 	}
 	on, err := g.app.DeviceOnRecord(r.Context(), d, now)
